@@ -1,0 +1,161 @@
+"""`sightline detect PATH...`: run a detection model over images and folders from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from engine import console
+from engine.devices import DeviceError
+from engine.draw import draw_detections, encode_png
+from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
+from engine.images import ImageLoadError, load_image, scan_paths
+from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
+from engine.types import Detections, ImageFailure
+from engine.weights import WeightsError
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "detect", help="detect objects in images, folders and videos",
+        description="Run a detection model over images and folders (recursive). Prints a summary; "
+        "optionally writes COCO JSON and overlay images.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="images, videos or folders")
+    parser.add_argument("--model", default=None, help="registry name or weights file (default: Mask R-CNN v2 "
+                        "when its weights are here, else demo-shapes); see `sightline models`")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    parser.add_argument("--score", type=float, default=0.5, help="keep detections at or above this score (default 0.5)")
+    parser.add_argument("--size", type=int, default=None, help="inference shorter side in pixels (default: the model's own)")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per model call (default 1 on CPU, 4 on CUDA)")
+    parser.add_argument("--out", type=Path, default=None, help="write COCO JSON results here")
+    parser.add_argument("--csv", type=Path, default=None, help="write one CSV row per detection here")
+    parser.add_argument("--overlays", type=Path, default=None, help="write a PNG per image with detections drawn")
+    add_video_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """Video options; the video module adds its handling when present."""
+    try:
+        from engine.commands import detect_video
+    except ImportError:
+        return
+    detect_video.add_arguments(parser)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    detections: int = 0
+    skipped: int = 0
+    failures: list[ImageFailure] = field(default_factory=list)
+
+    def report(self, stream=None) -> None:
+        stream = stream or sys.stderr
+        stream.write(
+            f"{self.done} images done, {self.detections} detections, "
+            f"{self.skipped} skipped (not images), {len(self.failures)} failed\n"
+        )
+        for failure in self.failures:
+            stream.write(f"  failed: {failure.path}: {failure.reason}\n")
+
+
+def _overlay_name(path: Path, used: set[str]) -> str:
+    name, n = f"{path.stem}.png", 1
+    while name in used:
+        n += 1
+        name = f"{path.stem}-{n}.png"
+    used.add(name)
+    return name
+
+
+def make_detector(args: argparse.Namespace):
+    """The Detector the arguments ask for, downloading missing weights first (with a bar)."""
+    from engine.detect import Detector
+
+    name = args.model or default_model_name()
+    if name in REGISTRY:
+        bar = None
+
+        def show(progress) -> None:
+            nonlocal bar
+            bar = bar or console.ProgressBar(max(1, progress.total // 2**20), f"download {name} (MiB)")
+            bar.update(progress.done // 2**20)
+
+        ensure_weights(name, progress=show)
+        if bar:
+            bar.close()
+    return Detector(name, device=args.device, size=args.size, batch_size=args.batch_size)
+
+
+def detect_images(detector, paths: list[Path], args, summary: Summary) -> list[ExportItem]:
+    items, used_names = [], set()
+    bar = console.ProgressBar(len(paths), "detect")
+    for index, path in enumerate(paths):
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            summary.failures.append(ImageFailure(str(path), exc.reason))
+            bar.update(index + 1)
+            continue
+        det: Detections = detector.predict([image])[0]
+        if det.failure:
+            summary.failures.append(ImageFailure(str(path), det.failure))
+        else:
+            kept = det.filter(min_score=args.score)
+            summary.done += 1
+            summary.detections += len(kept)
+            items.append(ExportItem(str(path), kept))
+            if args.overlays:
+                png = encode_png(draw_detections(image, kept))
+                write_bytes_atomic(args.overlays / _overlay_name(path, used_names), png)
+        bar.update(index + 1, f"{summary.detections} detections")
+    bar.close()
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.score <= 1.0:
+        console.error(f"--score must be between 0 and 1, got {args.score}")
+        return EXIT_USAGE
+    scan = scan_paths(args.paths)
+    summary = Summary(skipped=len(scan.skipped))
+    summary.failures += [ImageFailure(str(p), "file or folder not found") for p in scan.missing]
+    if not scan.images and not scan.videos:
+        console.error(f"no images or videos found in {', '.join(args.paths)} ({len(scan.skipped)} other files skipped)")
+        return EXIT_USAGE
+    try:
+        detector = make_detector(args)
+    except (UnknownModel, WeightsError, DeviceError) as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
+    sys.stderr.write(f"model {detector.name} on {detector.device_info.description}\n")
+    items = detect_images(detector, scan.images, args, summary) if scan.images else []
+    items += _detect_videos(detector, scan.videos, args, summary)
+    if args.out:
+        write_coco(args.out, items, detector.name, categories_from=Detections.empty((1, 1), detector.class_names,
+                   keypoint_names=detector.spec.keypoint_names, skeleton=detector.spec.skeleton))
+        sys.stderr.write(f"wrote {args.out}\n")
+    if args.csv:
+        write_csv(args.csv, items)
+        sys.stderr.write(f"wrote {args.csv}\n")
+    summary.report()
+    return EXIT_FAILURES if summary.failures else EXIT_OK
+
+
+def _detect_videos(detector, videos: list[Path], args, summary: Summary) -> list[ExportItem]:
+    if not videos:
+        return []
+    try:
+        from engine.commands import detect_video
+    except ImportError:
+        summary.skipped += len(videos)
+        return []
+    return detect_video.detect_videos(detector, videos, args, summary)

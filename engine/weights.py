@@ -1,0 +1,145 @@
+"""Where model weights come from: torchvision's hub cache, a download, the bundled demo model,
+or a file the user imports. Every file is read with `torch.load(weights_only=True)`: a
+checkpoint is data, and a file that would run code when unpickled is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlparse
+
+import torch
+
+from engine.types import CancelToken, Cancelled, Progress, ProgressCallback
+
+RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED_MODELS_DIR = RESOURCES_DIR / "models"
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
+
+
+class WeightsError(Exception):
+    """A weights file that is missing, unreadable, unsafe, or for another model."""
+
+
+class WeightsMissing(WeightsError):
+    def __init__(self, model: str, path: Path, reason: str = ""):
+        self.model, self.path, self.reason = model, path, reason
+        because = f" ({reason})" if reason else ""
+        super().__init__(
+            f"weights for '{model}' are not on this machine{because}: the file {path.name} belongs "
+            f"in the folder {path.parent} (download it there, or run `sightline models import "
+            f"FILE`, or set TORCH_HOME to the folder that holds hub/checkpoints)"
+        )
+
+
+def hub_checkpoint_dir() -> Path:
+    """torchvision's weights cache: $TORCH_HOME/hub/checkpoints (default ~/.cache/torch)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cache_path_for_url(url: str) -> Path:
+    return hub_checkpoint_dir() / os.path.basename(urlparse(url).path)
+
+
+def user_models_dir() -> Path:
+    """Where Sightline keeps models the user trained or imported (not torchvision's)."""
+    base = os.environ.get("SIGHTLINE_HOME") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sightline"
+    )
+    return Path(base) / "models"
+
+
+def load_weights_file(path: str | os.PathLike) -> dict:
+    """A state dict or checkpoint dict from `path`, safely (weights_only=True), on the CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: file not found")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "GLOBAL" not in text and "global" not in text:
+            raise WeightsError(f"{path}: not a readable PyTorch weights file (corrupt or another format)") from None
+        detail = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "global" in line), "")
+        raise WeightsError(
+            f"{path}: refused: the file holds Python objects that would run code when loaded, "
+            f"not plain weights ({detail[:200]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({exc})") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path}: holds a {type(data).__name__}, not a dict of weights")
+    return data
+
+
+def extract_state_dict(data: dict) -> dict:
+    """The tensors of a checkpoint: a bare state dict, or one under 'model'/'state_dict'."""
+    for key in ("model", "state_dict", "model_state_dict"):
+        if isinstance(data.get(key), dict):
+            data = data[key]
+            break
+    tensors = {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise WeightsError("the file holds no tensors")
+    return {k.removeprefix("module."): v for k, v in tensors.items()}
+
+
+def _sha256_prefix_ok(path: Path, name: str) -> bool:
+    match = _HASH_IN_NAME.search(name)
+    if not match:
+        return True
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest().startswith(match.group(1))
+
+
+def download(
+    url: str,
+    destination: Path,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download `url` to `destination` with progress, cancellable, verified, renamed into place."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    began = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while block := response.read(1 << 20):
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled()
+                out.write(block)
+                done += len(block)
+                if progress:
+                    progress(Progress(done, total, f"downloading {destination.name}", time.monotonic() - began))
+        if not _sha256_prefix_ok(partial, destination.name):
+            raise WeightsError(f"{url}: the download is corrupt (checksum mismatch); try again")
+        os.replace(partial, destination)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise WeightsError(f"could not download {url}: {getattr(exc, 'reason', exc)}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return destination
+
+
+def install_file(source: Path, destination: Path) -> Path:
+    """Copy `source` to `destination` through a temporary file, so no half file is ever seen."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.with_name(destination.name + ".importing")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, destination)
+    return destination
