@@ -1,0 +1,212 @@
+"""`sightline train FOLDER`: fine-tune a ResNet classifier on a folder of labelled images
+(one sub-folder per class, or train/ and val/ folders). With no FOLDER it opens the wizard.
+
+The data report, the chosen strategy and the final metrics go to stdout; the progress bar and
+one line per epoch to stderr. The first Ctrl-C stops training and keeps the best epoch so far
+(the model is still written); a second one aborts without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+from engine import console
+from engine.devices import DEVICE_CHOICES, DeviceError
+from engine.images import ImageLoadError
+from engine.train import dataset as D
+from engine.train import strategies as S
+from engine.train.checkpoint import default_model_path
+from engine.train.loop import EpochMetrics
+from engine.train.pipeline import TrainConfig, train_classifier
+from engine.train.transforms import AugmentConfig
+from engine.types import CancelToken, Progress
+from engine.weights import WeightsError, WeightsMissing
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train", help="fine-tune a ResNet classifier on a folder of labelled images",
+        description="Train a classifier on FOLDER/<class>/*.jpg (split here) or FOLDER/train/<class>/ + "
+        "FOLDER/val/<class>/. Without FOLDER, opens the training wizard.",
+    )  # fmt: skip
+    add = parser.add_argument
+    add("folder", nargs="?", default=None, metavar="FOLDER", help="folder of class sub-folders")
+    add("--strategy", choices=S.STRATEGIES, default=None, help="default: recommended from the data size")
+    add("--backbone", choices=S.BACKBONES, default=S.DEFAULT_BACKBONE, help="default %(default)s")
+    add("--epochs", type=int, default=None, help="default depends on the strategy: " +
+        ", ".join(f"{k} {v}" for k, v in S.DEFAULT_EPOCHS.items()))  # fmt: skip
+    add("--batch-size", type=int, default=32, help="default %(default)s")
+    add("--lr", type=float, default=None, help="learning rate (default depends on strategy and optimizer)")
+    add("--optimizer", choices=S.OPTIMIZERS, default="adamw", help="default %(default)s")
+    add("--schedule", choices=S.SCHEDULES, default="cosine", help="default %(default)s")
+    add("--weight-decay", type=float, default=1e-4, help="default %(default)s")
+    add("--patience", type=int, default=5, help="early stopping: epochs without a lower validation loss (0: off)")
+    add("--val-fraction", type=float, default=D.DEFAULT_VAL_FRACTION,
+        help="validation share when the folder is split here (default %(default)s)")
+    add("--seed", type=int, default=0, help="default %(default)s")
+    add("--image-size", type=int, default=224, help="square input side in pixels (default %(default)s)")
+    add("--warm-start-epochs", type=int, default=None, help="finetune: keep the encoder frozen this many epochs")
+    add("--layer-decay", type=float, default=None, help="finetune: each earlier layer's LR times this, e.g. 0.5")
+    add("--no-augment", action="store_true", help="train without data augmentation")
+    add("--balanced", action="store_true", help="class-balanced sampling")
+    add("--device", default="auto", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
+    add("--workers", type=int, default=0, help="data loading processes (default 0)")
+    add("--download", action="store_true", help="download missing ImageNet weights")
+    add("--name", default="", help="model name (default: folder name and backbone)")
+    add("--out", default=None, help="model file (or folder) to write (default: a new file in the user models folder)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def open_wizard() -> int:
+    try:
+        from gui.wizard import open_wizard_standalone
+    except ImportError as exc:
+        console.error(f"the training wizard cannot open ({exc}); give a FOLDER to train from the command line")
+        return EXIT_USAGE
+    return int(open_wizard_standalone() or 0)
+
+
+class Bars:
+    """One progress bar per phase (checking images, extracting features, training)."""
+
+    def __init__(self) -> None:
+        self.bar, self.label, self.start, self.last = None, None, 0, 0
+
+    def __call__(self, progress: Progress) -> None:
+        label = "training" if progress.message.startswith("epoch") else progress.message
+        if label != self.label:
+            self.close()
+            self.start = self.last if progress.done > self.last else 0  # same counter, or a new one
+            self.bar, self.label = console.ProgressBar(progress.total - self.start, label), label
+        self.last = progress.done
+        self.bar.total = max(1, progress.total - self.start)
+        self.bar.update(progress.done - self.start, progress.message.partition(": ")[0] if label == "training" else "")
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            sys.stderr.write(text + "\n")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.label = None, None
+
+
+def epoch_line(m: EpochMetrics) -> str:
+    flags = (" (frozen encoder)" if m.encoder_frozen else "") + (" *best" if m.best else "")
+    return (f"epoch {m.epoch:>3}/{m.epochs}  train loss {m.train_loss:.4f} acc {m.train_acc:6.1%}  "
+            f"val loss {m.val_loss:.4f} acc {m.val_acc:6.1%}  lr {m.lr:.2e}  {m.seconds:.1f}s{flags}")  # fmt: skip
+
+
+def choose_strategy(args, report: D.DatasetReport) -> tuple[str, int, Optional[float]]:
+    """(strategy, warm start epochs, layer decay): the user's, else the recommendation's."""
+    warm, decay = args.warm_start_epochs, args.layer_decay
+    if args.strategy:
+        return args.strategy, warm or 0, decay
+    available = S.imagenet_weights_path(args.backbone).is_file() or args.download
+    advice = S.recommend(report.min_train_per_class, available)
+    print(f"strategy: {advice.strategy} (recommended: {advice.reason})")
+    if advice.strategy != "finetune":
+        return advice.strategy, 0, None
+    return advice.strategy, advice.warm_start_epochs if warm is None else warm, decay or advice.layer_decay
+
+
+def make_config(args, strategy: str, warm: int, decay: Optional[float]) -> TrainConfig:
+    return TrainConfig(
+        strategy=strategy, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
+        patience=args.patience or None, seed=args.seed, image_size=args.image_size,
+        warm_start_epochs=warm, layer_decay=decay,
+        augment=AugmentConfig.off() if args.no_augment else AugmentConfig(), balanced=args.balanced,
+        device=args.device, workers=args.workers, allow_download=args.download, name=args.name,
+    ).resolved()  # fmt: skip
+
+
+class _CtrlC:
+    """First Ctrl-C: stop and keep the best epoch; second: KeyboardInterrupt as usual."""
+
+    def __init__(self, stop: CancelToken, bars: Bars):
+        self.stop, self.bars, self.previous = stop, bars, None
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.stop.cancelled:
+            raise KeyboardInterrupt
+        self.stop.cancel()
+        self.bars.write("stopping after this batch (or once the first epoch is done), keeping the best epoch; "
+                        "Ctrl-C again to abort without a model")
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def scan(args, bars: Bars) -> D.DatasetReport:
+    try:
+        return D.scan_dataset(args.folder, args.val_fraction, args.seed, progress=bars)
+    finally:
+        bars.close()
+
+
+def train(args, report: D.DatasetReport, config: TrainConfig, bars: Bars):
+    stop = CancelToken()
+    on_epoch = lambda m: bars.write(epoch_line(m))  # noqa: E731
+    try:
+        with _CtrlC(stop, bars):
+            return train_classifier(report, config, progress=bars, on_epoch=on_epoch, stop=stop)
+    finally:
+        bars.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.folder is None:
+        return open_wizard()
+    bars = Bars()
+    try:
+        report = scan(args, bars)
+        print("\n".join(report.lines()))
+        config = make_config(args, *choose_strategy(args, report))
+        print(f"training {config.backbone} ({config.strategy}) for up to {config.epochs} epochs, "
+              f"lr {config.lr:g}, batch {config.batch_size}, {config.image_size}px")  # fmt: skip
+        result = train(args, report, config, bars)
+    except D.DatasetError as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
+    except WeightsMissing as exc:
+        console.error(f"{exc}; or train without ImageNet weights: --strategy scratch")
+        return EXIT_USAGE
+    except (ValueError, DeviceError, WeightsError) as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
+    except ImageLoadError as exc:  # a file changed or vanished after the check
+        console.error(f"{exc} (it could be read when the folder was checked)")
+        return EXIT_FAILURES
+    try:
+        out = args.out
+        if out and (Path(out).is_dir() or out.endswith(("/", os.sep))):
+            out = default_model_path(result.checkpoint.name, Path(out))
+        path = result.save(out)
+    except OSError as exc:
+        console.error(f"cannot write the model file: {exc}")
+        return EXIT_USAGE
+    print(f"best epoch {result.fit.best_epoch} of {len(result.fit.history)} ({result.fit.stop_reason}), "
+          f"{result.seconds:.0f}s")  # fmt: skip
+    print("\n".join(result.results.lines()))
+    print(f"model written to {path}")
+    return EXIT_OK
