@@ -1,0 +1,1 @@
+"""Review: the image list, model and filter panels, detection table, decisions, export."""

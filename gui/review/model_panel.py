@@ -1,0 +1,117 @@
+"""Model and device pickers: each model with its weight status and what it outputs; a model
+whose weights are missing says which file goes in which folder and offers Import…"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from engine.models import ModelSpec, list_specs
+
+DEVICE_LABELS = {"auto": "Automatic (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def describe_spec(spec: ModelSpec) -> tuple[str, bool]:
+    """(rich text about the model, whether its weights are here)."""
+    status = spec.weight_status()
+    outputs = spec.describe_outputs()
+    if status.available:
+        where = "bundled with Sightline" if status.state == "bundled" else f"in {status.path.parent}"
+        return f"Finds <b>{outputs}</b>.<br>Weights {where} ({_size(status.size_bytes)}).", True
+    size = f" ({_size(status.size_bytes)})" if status.size_bytes else ""
+    return (f"Finds <b>{outputs}</b>.<br><span style='color:#e0a040'>Weights missing.</span> "
+            f"Put <code>{status.path.name}</code>{size} in <code>{status.path.parent}</code>, "
+            f"or import a weights file you have."), False
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+class ModelPanel(QWidget):
+    model_chosen = Signal(str)
+    device_chosen = Signal(str)
+    import_requested = Signal(str)  # the model the weights are meant for
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.models = QComboBox()
+        self.models.setObjectName("modelPicker")
+        self.devices = QComboBox()
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setObjectName("modelInfo")
+        self.import_button = QPushButton("Import weights…")
+        self.import_button.clicked.connect(lambda: self.import_requested.emit(self.current_model()))
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Model", self.models)
+        form.addRow("Device", self.devices)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.info)
+        layout.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignLeft)
+        for device in available_devices():
+            self.devices.addItem(DEVICE_LABELS.get(device, device), device)
+        self.refresh()
+        self.models.currentIndexChanged.connect(self._model_changed)
+        self.devices.currentIndexChanged.connect(lambda _: self.device_chosen.emit(self.devices.currentData()))
+
+    def refresh(self, select: Optional[str] = None) -> None:
+        """Re-read every model's weight status (after an import)."""
+        chosen = select or self.current_model()
+        self.models.blockSignals(True)
+        self.models.clear()
+        for spec in list_specs():
+            available = spec.weight_status().available
+            self.models.addItem(("" if available else "⚠ ") + spec.title, spec.name)
+            self.models.setItemData(self.models.count() - 1, describe_spec(spec)[0].replace("<br>", "\n"),
+                                    Qt.ItemDataRole.ToolTipRole)
+        index = self.models.findData(chosen) if chosen else -1
+        self.models.setCurrentIndex(max(0, index))
+        self.models.blockSignals(False)
+        self._show_info()
+
+    def current_model(self) -> str:
+        return self.models.currentData() or ""
+
+    def set_model(self, name: str) -> None:
+        index = self.models.findData(name)
+        if index >= 0 and index != self.models.currentIndex():
+            self.models.setCurrentIndex(index)
+        self._show_info()
+
+    def set_device(self, device: str) -> None:
+        index = self.devices.findData(device)
+        if index >= 0:
+            self.devices.setCurrentIndex(index)
+
+    def _model_changed(self, _index: int) -> None:
+        self._show_info()
+        self.model_chosen.emit(self.current_model())
+
+    def _show_info(self) -> None:
+        name = self.current_model()
+        if not name:
+            return
+        from engine.models import get_spec
+
+        text, available = describe_spec(get_spec(name))
+        self.info.setText(text)
+        self.import_button.setVisible(not available)

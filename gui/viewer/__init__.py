@@ -1,0 +1,1 @@
+"""The canvas: the photo as an image pyramid and the detection overlays."""

@@ -1,0 +1,93 @@
+"""The images of one confusion-matrix cell: thumbnails made in the background, names below,
+the full path as a tooltip; double-click opens an image in the system's viewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QImageReader, QPixmap
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from gui.wizard.common import dim_label
+from gui.wizard.worker import BackgroundJob
+
+THUMBNAIL = 128
+
+
+def load_thumbnail(path: str, side: int = THUMBNAIL) -> Optional[QImage]:
+    """A QImage at most `side` pixels on its longer side (decoded at reduced size when the
+    format allows), or None when the file cannot be read. Safe off the GUI thread."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > side:
+        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        return None
+    if max(image.width(), image.height()) != side:  # small images are shown enlarged, pixels kept sharp
+        mode = (Qt.TransformationMode.SmoothTransformation if max(image.width(), image.height()) > side
+                else Qt.TransformationMode.FastTransformation)  # fmt: skip
+        image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode)
+    return image
+
+
+class MisclassifiedDialog(QDialog):
+    def __init__(self, true: str, predicted: str, paths: list[str], parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.paths = list(paths)
+        self.setWindowTitle(f"'{true}' taken for '{predicted}' ({len(self.paths)})")
+        self.resize(760, 520)
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.list.setGridSize(QSize(THUMBNAIL + 28, THUMBNAIL + 40))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.itemDoubleClicked.connect(self._open)
+        blank = QPixmap(THUMBNAIL, THUMBNAIL)
+        blank.fill(QColor("#2a2d32"))  # until the thumbnail arrives
+        for path in self.paths:
+            item = QListWidgetItem(QIcon(blank), Path(path).name)
+            item.setToolTip(path)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.list.addItem(item)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(dim_label(f"{len(self.paths)} validation image(s) of class '{true}' that the classifier "
+                                   f"called '{predicted}'. Double-click to open one."))  # fmt: skip
+        layout.addWidget(self.list, 1)
+        layout.addWidget(buttons)
+        self.thumbnails_loaded = 0
+        self._job = BackgroundJob(self._load_all, "thumbnails", self)
+        self._job.item.connect(self._on_thumbnail)
+        self._job.start()
+
+    def _load_all(self, job: BackgroundJob) -> None:
+        for index, path in enumerate(self.paths):
+            if job.cancel.cancelled:
+                return
+            image = load_thumbnail(path)
+            job.report_item((index, image))
+
+    def _on_thumbnail(self, payload) -> None:
+        index, image = payload
+        item = self.list.item(index)
+        if item is None:
+            return
+        if image is None:
+            item.setText(f"{item.text()}\n(cannot be read)")
+        else:
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
+        self.thumbnails_loaded += 1
+
+    def _open(self, item: QListWidgetItem) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.ItemDataRole.UserRole)))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        self._job.request_cancel()
+        super().closeEvent(event)
