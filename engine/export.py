@@ -21,6 +21,8 @@ from pycocotools import mask as mask_utils
 
 from engine.types import CroppedMask, Detections
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 NON_CATEGORIES = frozenset({"__background__", "N/A", "no person"})
 
 
@@ -43,6 +45,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it owner-only; use the usual mode
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -84,3 +85,10 @@ def test_atomic_write_never_leaves_a_half_file(tmp_path, monkeypatch):
         write_text_atomic(target, "new")
     assert target.read_text() == "old, complete"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_exported_files_get_the_usual_permissions(tmp_path):
+    path = write_text_atomic(tmp_path / "shared.json", "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
