@@ -27,6 +27,11 @@ ACTIONS = {
     "reject": ("&Reject", ["R"], "Reject the selected detection", False),
     "relabel": ("Re&label…", ["L"], "Give the selected detection another class", False),
     "clear_decision": ("&Clear decision", ["U"], "Make the selected detection pending again", False),
+    "apply_classifier": ("Appl&y classifier label", ["C"],
+                         "Relabel the selected detection with the classifier's top label", False),
+    "apply_classifier_all": ("Apply classifier labels to all matc&hing", ["Shift+C"],
+                             "Give every pending detection shown the classifier's top label, where the model "
+                             "has that class", False),
     "next_detection": ("Next detection", ["J", "Down"], "Select the next detection", False),
     "previous_detection": ("Previous detection", ["K", "Up"], "Select the previous detection", False),
     "deselect": ("Deselect", ["Escape"], "Select no detection", False),
@@ -38,6 +43,8 @@ ACTIONS = {
     "cancel_all": ("Cancel analysis", [], "Stop analysing the list", False),
     "reanalyse": ("Re-analyse &image", ["Ctrl+Shift+R"], "Run the model on this image again", False),
     "import_weights": ("&Import model weights…", [], "Install a weights file for a model", False),
+    "train_classifier": ("&Train classifier…", ["Ctrl+T"],
+                         "Train a ResNet classifier on a folder of labelled images", False),
     "shortcuts": ("&Keyboard shortcuts", ["F1"], "List every key", False),
     "about": ("&About Sightline", [], "", False),
 }
@@ -89,10 +96,11 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], undo: QAction,
     menu("&Edit", [undo, redo])
     menu("&View", ["fit", "actual_size", "zoom_in", "zoom_out", None, "masks", "boxes", "labels", "keypoints",
                    "rejected"])
-    menu("&Review", ["accept", "reject", "relabel", "clear_decision", None, "next_detection",
+    menu("&Review", ["accept", "reject", "relabel", "clear_decision", "apply_classifier", "apply_classifier_all",
+                     None, "next_detection",
                      "previous_detection", "deselect", None, "previous_image", "next_image", "next_unreviewed",
                      "mark_reviewed", None, "analyse_all", "cancel_all", "reanalyse"])
-    menu("&Tools", ["import_weights"])
+    menu("&Tools", ["train_classifier", None, "import_weights"])
     menu("&Help", ["shortcuts", "about"])
     return menus
 

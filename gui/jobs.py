@@ -138,6 +138,8 @@ class Job:
     batch: bool = False
     image: Optional[np.ndarray] = None  # already decoded for display, saves a second decode
     cancel: CancelToken = field(default_factory=CancelToken)
+    work: Optional[Callable] = None  # a long job: work(detector, cancel) -> value (see run_long)
+    on_done: Optional[Callable] = None  # long job: called on the main thread with its JobResult
 
 
 @dataclass
@@ -148,6 +150,7 @@ class JobResult:
     failure: str = ""  # the image could not be analysed (unreadable, out of memory)
     model_error: str = ""  # the model itself could not run: no job of this model can
     cancelled: bool = False
+    value: Any = None  # what a long job's work returned
 
     @property
     def ok(self) -> bool:
@@ -177,7 +180,18 @@ class _ModelWorker(QObject):
             self.model_state.emit("failed", job.model, str(exc))
             self.finished.emit(JobResult(job, model_error=str(exc)))
             return
+        if job.work is not None:
+            self.finished.emit(self._run_work(detector, job))
+            return
         self.finished.emit(self._analyse(detector, job))
+
+    @staticmethod
+    def _run_work(detector, job: Job) -> JobResult:
+        try:
+            value = job.work(detector, job.cancel)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, the worker lives on
+            return JobResult(job, failure=f"{type(exc).__name__}: {exc}", cancelled=job.cancel.cancelled)
+        return JobResult(job, value=value, cancelled=job.cancel.cancelled)
 
     def _analyse(self, detector, job: Job) -> JobResult:
         try:
@@ -256,6 +270,7 @@ class ModelJobs(QObject):
         self._running: Optional[Job] = None
         self._priority: Optional[Job] = None
         self._batch: deque[Job] = deque()
+        self._long: deque[Job] = deque()
         self._batch_left: set[str] = set()
         self._batch_total = 0
         self._batch_began = 0.0
@@ -288,6 +303,25 @@ class ModelJobs(QObject):
         if not self._batch_left:
             self.batch_finished.emit(False)
         self._dispatch()
+
+    def run_long(self, model: str, device: str, work: Callable, on_done: Optional[Callable] = None) -> Job:
+        """Run `work(detector, cancel)` on the model thread with this model's detector: a video
+        analysis, or live mode, which hands the detector to its own analyser thread and holds the
+        device until cancelled. Image jobs wait meanwhile (one model job on the device at a time);
+        the image the user asks for goes first once it ends. `on_done(JobResult)` (main thread)
+        gets `value`, `failure`, `model_error` or `cancelled`. Cancel with `job.cancel.cancel()`
+        or `cancel_long(job)`."""
+        job = Job(next(self._ids), "", model, device, work=work, on_done=on_done)
+        self._long.append(job)
+        self._dispatch()
+        return job
+
+    def cancel_long(self, job: Job) -> None:
+        job.cancel.cancel()
+        if any(j is job for j in self._long):  # not started: it ends here
+            self._long = deque(j for j in self._long if j is not job)
+            if job.on_done is not None:
+                job.on_done(JobResult(job, cancelled=True))
 
     def cancel_batch(self) -> None:
         if self._running is not None and self._running.batch:
@@ -329,11 +363,16 @@ class ModelJobs(QObject):
             return
         if self._priority is not None:
             job, self._priority = self._priority, None
+        elif self._long:
+            job = self._long.popleft()
         elif self._batch:
             job = self._batch.popleft()
         else:
             return
         self._running = job
+        if job.work is not None:  # not an image: no `started`, not counted
+            self._submit.emit(job)
+            return
         self.jobs_run += 1
         self.started.emit(job)
         self._submit.emit(job)
@@ -341,6 +380,13 @@ class ModelJobs(QObject):
     @Slot(object)
     def _on_finished(self, result: JobResult) -> None:
         self._running = None
+        if result.job.work is not None:
+            if result.model_error:
+                self.cancel_batch()
+            if result.job.on_done is not None:
+                result.job.on_done(result)
+            self._dispatch()
+            return
         if result.model_error:
             self.cancel_batch()
         path = result.job.path
@@ -362,6 +408,9 @@ class ModelJobs(QObject):
         self._priority = None
         self._batch.clear()
         self._batch_left.clear()
+        for job in self._long:
+            job.cancel.cancel()
+        self._long.clear()
         if self._running is not None:
             self._running.cancel.cancel()
         if not self._thread.isRunning():

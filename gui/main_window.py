@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMen
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
 from gui import actions as A
 from gui.jobs import ModelJobs, TaskPool
+from gui.review.classifier_labels import ClassifierLabels
+from gui.review.classifier_tools import ClassifierTools
 from gui.review.controller import ReviewController
 from gui.review.detection_table import DetectionTable
 from gui.review.filter_panel import ClassList, FilterPanel
@@ -28,6 +30,7 @@ from gui.review.relabel_popup import RelabelPopup
 from gui.review.thumbnails import ThumbnailCache
 from gui.status import StatusBar
 from gui.viewer.canvas import Canvas
+from gui.video.panel import VideoPanel
 from gui.window_io import WindowIO
 
 MAX_RECENT = 8
@@ -54,12 +57,15 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailCache(parent=self)
         self.images = ImageListModel(self.thumbnails, self)
         self.controller = ReviewController(store, self.images, self.jobs, self.pool, model, device, self)
+        self.classifier = ClassifierLabels(self.controller, self.pool, self)  # labels from a trained classifier
         self.actions_ = A.build_actions(self)
         self._centred = -1
         self._build_widgets()
         self._build_menus()
         self.io = WindowIO(self)
         self._connect()
+        self.classifier_tools = ClassifierTools(self)  # Train classifier…, the classifier picker, Apply label
+        self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None
@@ -143,6 +149,7 @@ class MainWindow(QMainWindow):
         c.images_added.connect(lambda _n: self._header_timer.start())
         self.canvas.zoom_changed.connect(self._zoom_changed)
         c.model_changed.connect(self._model_changed)
+        self.classifier.labels_ready.connect(self._refresh_view)
         self.jobs.model_state.connect(self.status.show_model_state)
         self.jobs.batch_progress.connect(self.status.show_progress)
         self.jobs.batch_finished.connect(self.status.hide_progress)
@@ -178,8 +185,9 @@ class MainWindow(QMainWindow):
     def _refresh_view(self) -> None:
         c = self.controller
         visible = c.visible()
-        self.canvas.show_review(c.review, visible, c.selected, c.options)
-        self.table.show_rows(c.review, visible, c.selected)
+        classified = self.classifier.view(c.review)
+        self.canvas.show_review(c.review, visible, c.selected, c.options, classified)
+        self.table.show_rows(c.review, visible, c.selected, classified)
         if c.review is not None:
             counts = c.review.class_counts(c.filter.min_score)
             labels = {c.review.name(i): c.review.label(i) for i in range(len(c.review.detections))}
@@ -345,6 +353,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._save_settings()
         self.controller.cancel_all()
+        self.video_panel.shutdown()
         self.jobs.shutdown()
         self.pool.shutdown()
         self.thumbnails.shutdown()

@@ -4,13 +4,14 @@ model weights, exporting. The heavy part of each runs through `gui.jobs.TaskPool
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from engine.images import IMAGE_EXTENSIONS
+from engine.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from gui.export_dialog import ExportDialog
 from gui.review.exporting import ExportReport, ExportRequest, export_results
 from gui.review.image_list import DONE
@@ -31,7 +32,8 @@ class WindowIO(QObject):
         self.window.settings.setValue("last_folder", folder)
 
     def open_images(self) -> None:
-        pattern = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
+        pattern = ("Images and videos (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+                   + ");;All files (*)")
         files, _ = QFileDialog.getOpenFileNames(self.window, "Open images", self._folder, pattern)
         if files:
             self._remember(os.path.dirname(files[0]))
@@ -89,6 +91,8 @@ class WindowIO(QObject):
             self.start_export(dialog.request())
 
     def start_export(self, request: ExportRequest) -> None:
+        if not request.classifier_labels:  # the chosen classifier's labels go out with the detections
+            request = replace(request, classifier_labels=self.window.classifier.export_labels())
         folder = request.destination if request.kind == "images" else request.destination.parent
         self.window.settings.setValue("export_folder", str(folder))
         self.window.status.showMessage(f"Exporting to {request.destination}…")

@@ -383,6 +383,21 @@ class ReviewController(QObject):
 
         self.pool.submit(loading.summarise, [path], self.store, model, on_done=update)
 
+    # another view on the canvas -----------------------------------------------------------
+
+    def show_other(self, review: Optional[ImageReview]) -> None:
+        """The video player owns the canvas: leave the listed image (its late answers are
+        dropped) and review `review` (a video frame's stored result, or None) with the same
+        filter, selection and decision code as an image."""
+        if self.current_row >= 0 or self.current_path is not None:
+            self.generation += 1
+            self.jobs.forget_pending()
+            if self._display_task is not None:
+                self._display_task.cancel.cancel()
+            self.current_row, self.current_path = -1, None
+        if review is not self.review:
+            self._set_review(review)
+
     # the end -----------------------------------------------------------------------------
 
     def current_name(self) -> str:

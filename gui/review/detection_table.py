@@ -1,5 +1,6 @@
-"""The detection table: one row per visible detection (class, score, area, review state).
-Selecting a row selects the same detection as a click on the canvas, and back."""
+"""The detection table: one row per visible detection (class, score, area, review state, and
+the chosen classifier's top label). Selecting a row selects the same detection as a click on
+the canvas, and back."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from engine.draw import class_colour
 from engine.store import ACCEPTED, REJECTED, RELABELLED
 from gui.review.session import ImageReview
 
-COLUMNS = ("#", "Class", "Score", "Area", "Review")
+COLUMNS = ("#", "Class", "Score", "Area", "Review", "Classifier")
+CLASSIFIER_COLUMN = 5
 STATE_COLOURS = {ACCEPTED: QColor("#4cc38a"), REJECTED: QColor("#e5635a"), RELABELLED: QColor("#5aa9e6")}
 
 
@@ -23,6 +25,7 @@ class DetectionTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.review: Optional[ImageReview] = None
         self.rows: list[int] = []
+        self.classifier = None  # classifier_labels.LabelsView of the shown review, or None
 
     def set_rows(self, review: Optional[ImageReview], visible: np.ndarray) -> None:
         rows = visible.tolist()
@@ -49,6 +52,8 @@ class DetectionTableModel(QAbstractTableModel):
         if not index.isValid() or self.review is None:
             return None
         i, column, review = self.rows[index.row()], index.column(), self.review
+        if column == CLASSIFIER_COLUMN:
+            return self._classifier_data(i, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(review, i, column)
         if role == Qt.ItemDataRole.ForegroundRole and column == 4:
@@ -60,6 +65,16 @@ class DetectionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and review.state(i) == RELABELLED:
             original = review.detections.class_names[int(review.detections.labels[i])]
             return f"The model said {original}"
+        return None
+
+    def _classifier_data(self, i: int, role):
+        view = self.classifier
+        if view is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return view.note(i)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return view.details(i)
         return None
 
     @staticmethod
@@ -104,9 +119,13 @@ class DetectionTable(QTableView):
         self._updating = False
         self.selectionModel().selectionChanged.connect(self._selection_changed)
 
-    def show_rows(self, review: Optional[ImageReview], visible: np.ndarray, selected: int) -> None:
+    def show_rows(self, review: Optional[ImageReview], visible: np.ndarray, selected: int,
+                  classifier=None) -> None:
+        """`classifier`: the chosen classifier's labels of `review` (a LabelsView), None: no column."""
         self._updating = True
         try:
+            self.table_model.classifier = classifier
+            self.setColumnHidden(CLASSIFIER_COLUMN, classifier is None)
             self.table_model.set_rows(review, visible)
             row = self.table_model.row_of(selected)
             if row < 0:

@@ -16,7 +16,7 @@ from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
 from engine.images import ImageLoadError, load_image
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore, StoredResult
 from engine.types import CancelToken, Detections, Progress
-from gui.review.session import ImageReview
+from gui.review.session import ImageReview, boxes_fingerprint
 
 COCO, CSV, IMAGES = "coco", "csv", "images"
 INCLUDE_ALL, INCLUDE_NOT_REJECTED, INCLUDE_ACCEPTED = "all", "not_rejected", "accepted"
@@ -36,6 +36,9 @@ class ExportRequest:
     hidden_classes: frozenset = frozenset()
     include: str = INCLUDE_NOT_REJECTED
     only_reviewed: bool = False
+    # {result id: (boxes fingerprint, per-detection [(label, probability), ...])} from the chosen
+    # classifier (ClassifierLabels.export_labels): adds classifier_label / classifier_score
+    classifier_labels: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +75,17 @@ def keep_indices(review: ImageReview, request: ExportRequest) -> list[int]:
     return keep
 
 
+def classifier_predictions(stored: StoredResult, request: ExportRequest) -> Optional[list]:
+    """The classifier's labels of this stored result, when they were made from these very boxes."""
+    found = request.classifier_labels.get(stored.result_id)
+    if found is None:
+        return None
+    fingerprint, predictions = found
+    if fingerprint != boxes_fingerprint(stored.detections) or len(predictions) != len(stored.detections):
+        return None
+    return predictions
+
+
 def reviewed_item(stored: StoredResult, request: ExportRequest) -> ExportItem:
     """The stored result as exported: filtered, relabels applied, review state per annotation."""
     review = ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
@@ -79,11 +93,15 @@ def reviewed_item(stored: StoredResult, request: ExportRequest) -> ExportItem:
     keep = keep_indices(review, request)
     det = stored.detections.select(np.array(keep, np.int64))
     det = replace(det, labels=np.array([review.label(i) for i in keep], np.int64))
+    predictions = classifier_predictions(stored, request)
     extras = []
     for i in keep:
         extra = {"review_state": review.state(i), "detection_index": i}
         if review.state(i) == RELABELLED:
             extra["original_category_id"] = int(stored.detections.labels[i])
+        if predictions is not None and predictions[i]:
+            label, probability = predictions[i][0]
+            extra["classifier_label"], extra["classifier_score"] = label, round(float(probability), 5)
         extras.append(extra)
     return ExportItem(stored.path, det, {"reviewed": stored.reviewed}, extras)
 

@@ -1,13 +1,16 @@
-"""Model and device pickers: each model with its weight status and what it outputs; a model
-whose weights are missing says which file goes in which folder and offers Import…"""
+"""Model, device and classifier pickers: each model with its weight status and what it outputs;
+a model whose weights are missing says which file goes in which folder and offers Import…
+The classifier picker lists the user's trained classifiers (None: detections keep only the
+detector's labels)."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.classify import ClassifierInfo
 from engine.models import ModelSpec, list_specs
 
 DEVICE_LABELS = {"auto": "Automatic (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
@@ -30,6 +33,29 @@ def describe_spec(spec: ModelSpec) -> tuple[str, bool]:
             f"or import a weights file you have."), False
 
 
+def describe_classifier(info: ClassifierInfo) -> str:
+    """A classifier's tooltip: its classes, validation accuracy and where it came from."""
+    if info.error:
+        return f"Cannot be used: {info.error}"
+    names = ", ".join(info.class_names[:12]) + (", …" if len(info.class_names) > 12 else "")
+    lines = [f"{len(info.class_names)} classes: {names}"]
+    if info.accuracy is not None:
+        lines.append(f"Validation accuracy {info.accuracy * 100:.1f}%")
+    made = ", ".join(x for x in (info.architecture, info.strategy, info.date[:16].replace("T", " ")) if x)
+    if made:
+        lines.append(made)
+    lines.append(str(info.path))
+    return "\n".join(lines)
+
+
+def classifier_title(info: ClassifierInfo, with_date: bool = False) -> str:
+    """The picker's text: name and number of classes (and the date when names repeat)."""
+    if info.error:
+        return f"⚠ {info.path.name}"
+    date = f", {info.date[:16].replace('T', ' ')}" if with_date and info.date else ""
+    return f"{info.name} ({len(info.class_names)} classes{date})"
+
+
 def available_devices() -> list[str]:
     import torch
 
@@ -46,12 +72,18 @@ class ModelPanel(QWidget):
     model_chosen = Signal(str)
     device_chosen = Signal(str)
     import_requested = Signal(str)  # the model the weights are meant for
+    classifier_chosen = Signal(str)  # path of the classifier file, "" for none
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.models = QComboBox()
         self.models.setObjectName("modelPicker")
         self.devices = QComboBox()
+        self.classifiers = QComboBox()
+        self.classifiers.setObjectName("classifierPicker")
+        self.classifiers.setToolTip("Label each detection with a classifier you trained "
+                                    "(Tools ▸ Train classifier…)")
+        self.classifiers.addItem("None", "")
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -62,6 +94,7 @@ class ModelPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.models)
         form.addRow("Device", self.devices)
+        form.addRow("Classifier", self.classifiers)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -72,6 +105,7 @@ class ModelPanel(QWidget):
         self.refresh()
         self.models.currentIndexChanged.connect(self._model_changed)
         self.devices.currentIndexChanged.connect(lambda _: self.device_chosen.emit(self.devices.currentData()))
+        self.classifiers.currentIndexChanged.connect(lambda _: self.classifier_chosen.emit(self.current_classifier()))
 
     def refresh(self, select: Optional[str] = None) -> None:
         """Re-read every model's weight status (after an import)."""
@@ -101,6 +135,31 @@ class ModelPanel(QWidget):
         index = self.devices.findData(device)
         if index >= 0:
             self.devices.setCurrentIndex(index)
+
+    def set_classifiers(self, infos: Sequence[ClassifierInfo], select: str = "") -> None:
+        """List `infos` after "None" (unusable ones disabled) and select the path `select`
+        when it is listed and usable (else None); `classifier_chosen` tells when that changed."""
+        before = self.current_classifier()
+        self.classifiers.blockSignals(True)
+        self.classifiers.clear()
+        self.classifiers.addItem("None", "")
+        items = self.classifiers.model()
+        names = [info.name for info in infos]
+        for info in infos:
+            self.classifiers.addItem(classifier_title(info, names.count(info.name) > 1), str(info.path))
+            row = self.classifiers.count() - 1
+            self.classifiers.setItemData(row, describe_classifier(info), Qt.ItemDataRole.ToolTipRole)
+            if info.error:
+                items.item(row).setEnabled(False)
+        index = self.classifiers.findData(select) if select else 0
+        usable = index >= 0 and items.item(index).isEnabled()
+        self.classifiers.setCurrentIndex(index if usable else 0)
+        self.classifiers.blockSignals(False)
+        if self.current_classifier() != before:
+            self.classifier_chosen.emit(self.current_classifier())
+
+    def current_classifier(self) -> str:
+        return self.classifiers.currentData() or ""
 
     def _model_changed(self, _index: int) -> None:
         self._show_info()

@@ -6,6 +6,7 @@ Indices always refer to the stored `Detections` (what decisions are keyed by).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -94,10 +95,16 @@ class ImageReview:
         return len(self.decisions)
 
 
+def boxes_fingerprint(detections: Detections) -> int:
+    """A checksum of the boxes: labels made from these boxes belong to these detections only
+    (a result id alone may be reused by the store after a re-analysis)."""
+    return zlib.crc32(np.ascontiguousarray(detections.boxes, np.float32).tobytes())
+
+
 def category_choices(class_names) -> list[tuple[int, str]]:
     """(index, name) of the classes a detection may be relabelled to."""
     return [(i, n) for i, n in enumerate(class_names) if i > 0 and n not in NON_CATEGORIES]
 
 
 __all__ = ["ACCEPTED", "PENDING", "REJECTED", "RELABELLED", "Decision", "ImageReview", "ViewFilter",
-           "category_choices"]
+           "boxes_fingerprint", "category_choices"]

@@ -83,14 +83,23 @@ class Canvas(QGraphicsView):
         self.scene().setSceneRect(self._image.boundingRect())
         self.fit()
 
+    def show_frame(self, levels) -> None:
+        """A video frame: like `show_image`, but a frame of the same size replaces the pixels
+        of the one shown and keeps the zoom and scroll position (playback repaints only)."""
+        if levels and self._image is not None and self._image.pyramid.size == levels.size:
+            self._image.set_pyramid(levels)
+            return
+        self.show_image(levels)
+
     def set_message(self, text: str) -> None:
         if text != self.message:
             self.message = text
             self.viewport().update()
 
     def show_review(self, review: Optional[ImageReview], visible: np.ndarray, selected: int,
-                    options: OverlayOptions) -> None:
-        """Show `visible` detections of `review`; items are made once per review and reused."""
+                    options: OverlayOptions, classifier=None) -> None:
+        """Show `visible` detections of `review`; items are made once per review and reused.
+        `classifier` (a classifier_labels.LabelsView) adds its top label to each tag."""
         if review is not self.review:
             self._drop_detections()
             self.review = review
@@ -104,8 +113,11 @@ class Canvas(QGraphicsView):
         scale = self.current_scale()
         for index in shown:
             item = self._items.get(index) or self._make_item(index, scale)
-            item.configure(review.label(index), f"{review.name(index)} {review.detections.scores[index]:.2f}",
-                           review.state(index), index == selected, options)
+            text = f"{review.name(index)} {review.detections.scores[index]:.2f}"
+            top = classifier.top(index) if classifier is not None else None
+            if top is not None:
+                text += f" · {top[0]} {top[1]:.2f}"
+            item.configure(review.label(index), text, review.state(index), index == selected, options)
             item.setVisible(True)
 
     def _make_item(self, index: int, scale: float) -> DetectionItem:

@@ -59,6 +59,11 @@ class ImageItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setZValue(-1)
 
+    def set_pyramid(self, pyramid: Pyramid) -> None:
+        """New pixels of the same size (the next video frame)."""
+        self.pyramid, self.levels = pyramid, pyramid.images
+        self.update()
+
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
         return self._rect
 

@@ -1,0 +1,307 @@
+"""Labels from a classifier the user trained, on the detections of the shown image (the R-CNN
+idea: regions from the detector, labels from your CNN).
+
+`ClassifierLabels` keeps which classifier is chosen and, whenever the shown image (or the
+classifier) changes, asks the `TaskPool` to cut out every detection's box and classify it.
+Answers are cached per (image, result, boxes, classifier): re-filtering, reviewing or coming
+back to an image never runs the classifier again. One request runs at a time and a newer one
+replaces the one waiting; an answer is shown only while its key is still the one the view
+wants (the stale check), otherwise it is only cached.
+
+`apply_selected` / `apply_all` turn the classifier's top label into a relabel through the
+controller's undoable decision path, when the detector knows a class of that name.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.classify import Classifier, ClassifierInfo, Prediction
+from engine.images import load_image
+from engine.store import PENDING, RELABELLED
+from gui.review.session import ImageReview, boxes_fingerprint, category_choices
+
+CACHED_IMAGES = 2000  # labels are a few tuples per detection: cheap to keep
+CROP_PADDING = 0.1  # a little context around each box, as the training images have
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class ChosenClassifier:
+    path: str
+    name: str
+    class_names: tuple[str, ...]
+    stamp: int  # the file's mtime_ns: a file written over is another classifier
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.path, self.stamp
+
+
+@dataclass(frozen=True)
+class LabelsView:
+    """The chosen classifier's labels of one review, as the table and the canvas show them."""
+
+    classifier: str  # its name
+    predictions: Optional[list[Prediction]] = None  # per stored detection index; None: not (yet) there
+    waiting: str = "…"  # what a detection shows while there are no predictions
+    reason: str = ""  # why there are none (tooltip, status bar)
+
+    def top(self, index: int) -> Optional[tuple[str, float]]:
+        if self.predictions is None or not 0 <= index < len(self.predictions) or not self.predictions[index]:
+            return None
+        return self.predictions[index][0]
+
+    def note(self, index: int) -> str:
+        top = self.top(index)
+        return f"{top[0]} {top[1]:.2f}" if top is not None else self.waiting
+
+    def details(self, index: int) -> str:
+        if self.top(index) is None:
+            return self.reason
+        lines = [f"{label}: {p * 100:.1f}%" for label, p in self.predictions[index]]
+        return f"{self.classifier} says\n" + "\n".join(lines)
+
+
+# --- off the GUI thread (run through gui.jobs.TaskPool) -----------------------------------------
+
+_LOCK = threading.Lock()  # one classifier run at a time, on the one classifier kept loaded
+_LOADED: dict = {}
+
+
+def _classifier_for(path: str, stamp: int, device: str) -> Classifier:
+    key = (path, stamp, device)
+    if key not in _LOADED:
+        _LOADED.clear()  # never keep two loaded
+        _LOADED[key] = Classifier(path, device=device)
+    return _LOADED[key]
+
+
+def label_boxes(image_path: str, image_size: tuple[int, int], boxes: np.ndarray, classifier_path: str,
+                stamp: int, device: str) -> list[Prediction]:
+    """The `boxes` (xyxy, image pixels) of the image cut out and labelled by the classifier
+    file: the top TOP_K (label, probability) of each, best first."""
+    image = load_image(image_path)
+    if tuple(image.shape[:2]) != tuple(image_size):
+        raise ValueError("the image has changed since it was analysed; re-analyse it (Ctrl+Shift+R)")
+    with _LOCK:
+        classifier = _classifier_for(classifier_path, stamp, device)
+        return classifier.predict_crops(image, boxes, top_k=TOP_K, padding=CROP_PADDING)
+
+
+def release_loaded() -> None:
+    """Forget the loaded classifier (its memory goes back once no task holds it)."""
+    with _LOCK:
+        _LOADED.clear()
+
+
+# --- on the GUI thread --------------------------------------------------------------------------
+
+
+class ClassifierLabels(QObject):
+    labels_ready = Signal()  # the shown image's labels arrived, failed or the classifier changed: redraw
+    status = Signal(str)  # a note for the status bar
+
+    def __init__(self, controller, pool, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.controller, self.pool = controller, pool
+        self.chosen: Optional[ChosenClassifier] = None
+        self._cache: OrderedDict[tuple, list[Prediction]] = OrderedDict()
+        self._failed: dict[tuple, str] = {}
+        self._wanted: Optional[tuple] = None  # key of the labels the view wants now
+        self._running: Optional[tuple] = None
+        self._waiting: Optional[tuple] = None  # (key, args) to start when the running one ends
+        self.runs = 0  # how many times the classifier was run (tests count re-runs with it)
+        controller.view_changed.connect(self._view_changed)
+
+    # choosing ----------------------------------------------------------------------------
+
+    def choose(self, info: Optional[ClassifierInfo]) -> None:
+        """Label detections with the classifier `info` describes (None: no classifier)."""
+        chosen = None
+        if info is not None and not info.error:
+            try:
+                stamp = os.stat(info.path).st_mtime_ns
+            except OSError as exc:
+                self.status.emit(f"Cannot use {info.name}: {exc.strerror or exc}")
+                stamp = None
+            if stamp is not None:
+                chosen = ChosenClassifier(str(info.path), info.name, tuple(info.class_names), stamp)
+        if chosen == self.chosen:
+            return
+        self.chosen = chosen
+        self._waiting = None
+        self._failed.clear()  # choosing again is also how to retry
+        if chosen is None:
+            release_loaded()
+        self._view_changed()
+        self.labels_ready.emit()
+
+    # what the view shows -----------------------------------------------------------------
+
+    def key(self, review: Optional[ImageReview]) -> Optional[tuple]:
+        if (review is None or self.chosen is None or review.result_id is None or review.failure
+                or not len(review.detections)):
+            return None
+        return review.path, review.result_id, boxes_fingerprint(review.detections), self.chosen.key
+
+    def view(self, review: Optional[ImageReview]) -> Optional[LabelsView]:
+        """The chosen classifier's labels of `review` (None when no classifier is chosen)."""
+        if self.chosen is None:
+            return None
+        name = self.chosen.name
+        key = self.key(review)
+        if key is None:
+            return LabelsView(name, None, "", "Nothing to label")
+        if key in self._cache:
+            return LabelsView(name, self._cache[key])
+        if key in self._failed:
+            return LabelsView(name, None, "failed", f"{name} could not label this image: {self._failed[key]}")
+        return LabelsView(name, None, "…", f"{name} is labelling this image…")
+
+    def predictions(self, review: Optional[ImageReview]) -> Optional[list[Prediction]]:
+        view = self.view(review)
+        return view.predictions if view is not None else None
+
+    def _view_changed(self) -> None:
+        key = self.key(self.controller.review)
+        if key == self._wanted:
+            return
+        self._wanted = key
+        if key is None or key in self._cache or key in self._failed:
+            return
+        if key == self._running:
+            self._waiting = None  # the one wanted is on its way already
+            return
+        review = self.controller.review
+        args = (review.path, review.detections.image_size, review.detections.boxes.copy(), self.chosen.path,
+                self.chosen.stamp, self.controller.device)
+        if self._running is not None:
+            self._waiting = (key, args)  # replaces any older wish
+        else:
+            self._start(key, args)
+
+    # the background work -----------------------------------------------------------------
+
+    def _start(self, key: tuple, args: tuple) -> None:
+        self._running = key
+        self.runs += 1  # the table shows "…" meanwhile
+        self.pool.submit(label_boxes, *args, on_done=lambda found: self._done(key, found),
+                         on_error=lambda message: self._failed_with(key, message))
+
+    def _done(self, key: tuple, predictions: list[Prediction]) -> None:
+        self._running = None
+        self._cache[key] = predictions
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHED_IMAGES:
+            self._cache.popitem(last=False)
+        if key == self._wanted:  # else the user has moved on: kept for later, not shown
+            self.labels_ready.emit()
+        self._next()
+
+    def _failed_with(self, key: tuple, message: str) -> None:
+        self._running = None
+        reason = message.split(": ", 1)[-1]
+        self._failed[key] = reason
+        if key == self._wanted:
+            self.status.emit(f"The classifier could not label this image: {reason}")
+            self.labels_ready.emit()
+        self._next()
+
+    def _next(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting[0] == self._wanted and waiting[0] not in self._cache:
+            self._start(*waiting)
+
+    # applying labels ---------------------------------------------------------------------
+
+    @staticmethod
+    def class_index(review: ImageReview, label: str) -> Optional[int]:
+        """The detector's class index named `label` (case-insensitive), None when it has none."""
+        wanted = label.strip().casefold()
+        for index, name in category_choices(review.detections.class_names):
+            if name.casefold() == wanted:
+                return index
+        return None
+
+    def _not_ready(self) -> str:
+        c = self.controller
+        if self.chosen is None:
+            return "No classifier chosen: pick one under Model ▸ Classifier (Tools ▸ Train classifier… makes one)"
+        if c.review is None or c.review.result_id is None:
+            return "Nothing to label: this image has no analysis yet"
+        view = self.view(c.review)
+        if view.predictions is None:
+            return view.reason
+        return ""
+
+    def apply_selected(self) -> str:
+        """Relabel the selected detection to the classifier's top label, undoably, when the
+        detector has that class; returns what happened, for the status bar."""
+        c = self.controller
+        problem = self._not_ready()
+        if problem:
+            return problem
+        review, index = c.review, c.selected
+        if index < 0:
+            return "Select a detection first"
+        label, probability = self.view(review).top(index)
+        target = self.class_index(review, label)
+        if target is None:
+            known = ", ".join(name for _i, name in category_choices(review.detections.class_names))
+            return (f"Not relabelled: {self.chosen.name} says “{label}”, which is not a class of {review.model} "
+                    f"({known}); relabel by hand with L")
+        name = review.detections.class_names[target]
+        if review.label(index) == target and review.state(index) != PENDING:
+            return f"#{index + 1} is {name} already"
+        c.decide(RELABELLED, target, index=index)
+        if target == int(review.detections.labels[index]):
+            return f"#{index + 1} accepted: the classifier agrees it is {name} ({probability:.2f})"
+        return f"#{index + 1} relabelled as {name} (classifier {probability:.2f})"
+
+    def apply_all(self) -> str:
+        """Apply the top label to every pending detection shown whose label the detector knows,
+        as one undo step; returns what happened."""
+        c = self.controller
+        problem = self._not_ready()
+        if problem:
+            return problem
+        review, view = c.review, self.view(c.review)
+        changes, unknown = [], set()
+        for index in c.visible().tolist():
+            top = view.top(index)
+            if review.state(index) != PENDING or top is None:
+                continue
+            target = self.class_index(review, top[0])
+            if target is None:
+                unknown.add(top[0])
+            else:
+                changes.append((index, target))
+        if changes:
+            c.undo_stack.beginMacro(f"Apply {self.chosen.name} labels in {os.path.basename(review.path)}")
+            for index, target in changes:
+                c.decide(RELABELLED, target, index=index)
+            c.undo_stack.endMacro()
+        relabelled = sum(1 for i, t in changes if t != int(review.detections.labels[i]))
+        text = (f"Classifier labels applied to {len(changes)} pending detection{'s' if len(changes) != 1 else ''}: "
+                f"{relabelled} relabelled, {len(changes) - relabelled} accepted")
+        if unknown:
+            text += f"; left alone where it said {', '.join(sorted(unknown))} (not a class of {review.model})"
+        return text
+
+    # exporting ---------------------------------------------------------------------------
+
+    def export_labels(self) -> dict[int, tuple[int, list[Prediction]]]:
+        """{result id: (boxes fingerprint, predictions)} for every image the chosen classifier
+        has labelled, for an export to add as classifier_label / classifier_score."""
+        if self.chosen is None:
+            return {}
+        return {key[1]: (key[2], predictions) for key, predictions in self._cache.items()
+                if key[3] == self.chosen.key}

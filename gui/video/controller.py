@@ -1,0 +1,361 @@
+"""The open video, its playback clock, live mode and analysis runs (no widgets).
+
+Frames are decoded off the GUI thread (`TaskPool`), one read in flight at a time: the playback
+clock says which frame is due (start frame + elapsed time x fps x speed), and a tick that finds
+the previous read still busy is skipped, so slow decoding drops frames instead of falling behind.
+
+Model work goes through `ModelJobs.run_long`, so the device still runs one model job at a time:
+an analysis run is one long job (results saved per frame as they finish); live mode is a long
+job that lends the detector to a `LiveAnalyzer` (its own thread, newest frame wins) and holds
+the device until live mode ends. Image jobs wait behind either, and run once it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from engine.store import fingerprint
+from engine.types import Progress
+from engine.video import LiveAnalyzer, VideoAnalysis
+from gui.review.session import ImageReview
+from gui.video import frames as F
+
+SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
+
+
+class _Relay(QObject):
+    """Signals emitted on worker threads, delivered (queued) on the GUI thread."""
+
+    progress = Signal(object)  # Progress of an analysis run
+    frame_done = Signal(str, int, object)  # path, frame, scores of a stored frame
+    live = Signal(object)  # LiveResult
+
+
+class VideoController(QObject):
+    opened = Signal(object)  # VideoInfo; None when the video was closed
+    frame_shown = Signal(int)  # index of the frame on the canvas
+    frame_image = Signal(object)  # Pyramid of the frame to draw (the canvas keeps its zoom)
+    playing_changed = Signal(bool)
+    marks_changed = Signal()  # analysed frames changed
+    live_changed = Signal(bool)
+    live_result = Signal(object)  # LiveResult of the current live generation
+    analysis_started = Signal()
+    analysis_progress = Signal(object)  # Progress
+    analysis_finished = Signal(bool, str)  # cancelled, a note for the user
+    failed = Signal(str)  # a message naming the file
+
+    def __init__(self, review, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.review = review  # the ReviewController: store, pool, jobs, model, filter, decisions
+        self.store, self.pool, self.jobs = review.store, review.pool, review.jobs
+        self.video: Optional[F.OpenedVideo] = None
+        self.current = -1
+        self.speed = 1.0
+        self.playing = False
+        self.shown_reads = self.skipped_ticks = 0
+        self._generation = 0  # bumped on open/close: reads of an older video are dropped
+        self._reading = False
+        self._wanted: Optional[int] = None
+        self._clock = (0.0, 0)  # (perf_counter at start, frame at start)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._relay = _Relay(self)
+        self._relay.progress.connect(self.analysis_progress)
+        self._relay.frame_done.connect(self._frame_stored)
+        self._relay.live.connect(self._live_result)
+        self.analyser: Optional[LiveAnalyzer] = None
+        self._live_job = None
+        self._analysis_job = None
+        self._stamp = None
+
+    # opening -----------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self.video.path if self.video else ""
+
+    @property
+    def frame_count(self) -> int:
+        return self.video.frame_count if self.video else 0
+
+    @property
+    def fps(self) -> float:
+        return self.video.info.fps if self.video else 0.0
+
+    @property
+    def analysed(self) -> dict[int, np.ndarray]:
+        return self.video.scores if self.video else {}
+
+    def open(self, path: str) -> None:
+        """Open a video in the background; `opened` or `failed` follows."""
+        self.close()
+        generation = self._generation
+        model = self.review.model
+        self.pool.submit(F.open_video, path, self.store, model,
+                         on_done=lambda v: self._opened(generation, v),
+                         on_error=lambda text: self._open_failed(generation, path, text))
+
+    def _opened(self, generation: int, video: F.OpenedVideo) -> None:
+        if generation != self._generation:
+            video.reader.close()
+            return
+        self.video, self._stamp = video, fingerprint(video.path)
+        self.current = -1
+        self.opened.emit(video.info)
+        self.marks_changed.emit()
+        self.seek(0)
+
+    def _open_failed(self, generation: int, path: str, text: str) -> None:
+        if generation == self._generation:
+            self.failed.emit(text.removeprefix("VideoError: "))
+
+    def close(self) -> None:
+        self.pause()
+        self.stop_live()
+        self.cancel_analysis()
+        self._generation += 1
+        if self.video is not None:
+            reader = self.video.reader
+            self.pool.submit(reader.close)  # after a read that may still run (the reader's lock)
+            self.video = None
+            self.current = -1
+            self.opened.emit(None)
+
+    # showing frames ----------------------------------------------------------------------
+
+    def seek(self, index: int) -> None:
+        if self.video is None:
+            return
+        index = max(0, min(self.frame_count - 1, int(index)))
+        if self.playing:
+            self._clock = (time.perf_counter(), index)
+        if self.analyser is not None:
+            self.analyser.reset()  # results of frames before the seek are not drawn
+        self._request(index)
+
+    def step(self, delta: int) -> None:
+        self.pause()
+        base = self._wanted if self._wanted is not None else self.current
+        self.seek(base + delta)
+
+    def _request(self, index: int) -> None:
+        self._wanted = index
+        if not self._reading:
+            self._read(index)
+
+    def _read(self, index: int) -> None:
+        self._reading = True
+        generation, video, model = self._generation, self.video, self.review.model
+        self.pool.submit(F.read_frame, video.reader, video.path, index, self.store, model, index in video.scores,
+                         on_done=lambda shown: self._read_done(generation, shown),
+                         on_error=lambda text: self._read_failed(generation, text))
+
+    def _read_failed(self, generation: int, text: str) -> None:
+        self._reading = False
+        if generation == self._generation:
+            self.failed.emit(f"{self.path}: {text}")
+
+    def _read_done(self, generation: int, shown: F.ShownFrame) -> None:
+        self._reading = False
+        if generation != self._generation or self.video is None:
+            return
+        if shown.frame_count and shown.frame_count < self.video.frame_count:  # a short file's real end
+            self.video.frame_count = shown.frame_count
+            self.opened.emit(self.video.info)
+        if shown.rgb is not None:
+            self.current = shown.index
+            self.shown_reads += 1
+            self.frame_image.emit(shown.levels)
+            self._show_result(shown.stored)
+            self.frame_shown.emit(shown.index)
+            if self.analyser is not None:
+                self.analyser.submit(shown.index, self.video.info.time_of(shown.index), shown.rgb)
+        wanted, self._wanted = self._wanted, None
+        if shown.rgb is None:  # past the real end (a short file): stop on the last frame there is
+            self.pause()
+            last = self.video.frame_count - 1
+            if 0 <= last < shown.index and last != self.current:
+                self._request(last)
+            return
+        if wanted is not None and wanted != shown.index:
+            self._request(wanted)
+
+    def _show_result(self, stored) -> None:
+        review = None
+        if stored is not None:
+            review = ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
+                                 dict(stored.decisions), stored.reviewed)
+        self.review.show_other(review)
+
+    def refresh(self) -> None:
+        """Show the current frame again (its result may have been stored meanwhile)."""
+        if self.video is not None and self.current >= 0 and not self.playing:
+            self._request(self.current)
+
+    # playback ----------------------------------------------------------------------------
+
+    def play(self) -> None:
+        if self.video is None or self.playing:
+            return
+        start = self.current if 0 <= self.current < self.frame_count - 1 else 0
+        self.playing = True
+        self._clock = (time.perf_counter(), start)
+        self._timer.start(max(4, int(500 / (self.fps * self.speed))))  # twice per due frame
+        if start != self.current:
+            self._request(start)
+        self.playing_changed.emit(True)
+
+    def pause(self) -> None:
+        if self.playing:
+            self.playing = False
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: float) -> None:
+        if self.playing:
+            self._clock = (time.perf_counter(), max(self.current, 0))
+            self._timer.setInterval(max(4, int(500 / (self.fps * speed))))
+        self.speed = speed
+
+    def due_frame(self) -> int:
+        began, frame = self._clock
+        return frame + int((time.perf_counter() - began) * self.fps * self.speed)
+
+    def _tick(self) -> None:
+        due = self.due_frame()
+        if due >= self.frame_count:
+            self._request(self.frame_count - 1)
+            self.pause()
+            return
+        if due == self.current or due == self._wanted:
+            return
+        if self._reading:
+            self.skipped_ticks += 1  # decoding is behind: this frame is skipped, not queued
+            self._wanted = due
+            return
+        self._request(due)
+
+    # live mode ---------------------------------------------------------------------------
+
+    def start_live(self) -> bool:
+        if self.video is None or self.analyser is not None:
+            return False
+        problem = self.review.model_problem()
+        if problem:
+            self.failed.emit(problem)
+            return False
+        relay = self._relay
+        analyser = LiveAnalyzer(None, on_result=relay.live.emit)
+
+        def lend(detector, cancel):
+            analyser.detector = detector
+            analyser.start()
+            try:
+                while not cancel.cancelled:
+                    time.sleep(0.05)
+            finally:
+                analyser.stop()
+            return analyser.stats
+
+        self.analyser = analyser
+        self._live_job = self.jobs.run_long(self.review.model, self.review.device, lend, self._live_ended)
+        if self.current >= 0 and not self._reading:
+            self._request(self.current)  # the shown frame is the first one analysed
+        self.live_changed.emit(True)
+        return True
+
+    def stop_live(self) -> None:
+        if self._live_job is not None:
+            self.jobs.cancel_long(self._live_job)
+        self._live_job, self.analyser = None, None
+
+    def _live_ended(self, result) -> None:
+        if result.job is self._live_job:
+            self._live_job, self.analyser = None, None
+            if result.model_error or result.failure:
+                self.failed.emit(f"Live mode stopped: {result.model_error or result.failure}")
+        self.live_changed.emit(self.analyser is not None)
+
+    def _live_result(self, result) -> None:
+        analyser = self.analyser
+        if analyser is None or result.generation != analyser.generation or self.video is None:
+            return
+        self.live_result.emit(result)
+        index = result.frame_index
+        if not result.error and index not in self.video.scores:  # never replace a reviewed result
+            self.video.scores[index] = result.detections.scores.copy()
+            path, model, stamp = self.video.path, self.review.model, self._stamp
+            self.pool.submit(self.store.save_result, path, model, result.detections, index, stamp,
+                             on_done=lambda _rid: self._live_saved(path, index))
+
+    def _live_saved(self, path: str, index: int) -> None:
+        self.marks_changed.emit()
+        if path == self.path and index == self.current and not self.playing:
+            self.refresh()  # paused on the frame just analysed: show it with its result
+
+    # analysis runs -----------------------------------------------------------------------
+
+    @property
+    def analysing(self) -> bool:
+        return self._analysis_job is not None
+
+    def analyse(self, start_s: Optional[float] = None, end_s: Optional[float] = None, stride: int = 1) -> bool:
+        if self.video is None or self._analysis_job is not None:
+            return False
+        problem = self.review.model_problem()
+        if problem:
+            self.failed.emit(problem)
+            return False
+        self.stop_live()
+        path, model, stamp, store, relay = self.video.path, self.review.model, self._stamp, self.store, self._relay
+
+        def run(detector, cancel):
+            analysis = VideoAnalysis(detector, path, start_s=start_s, end_s=end_s, stride=stride,
+                                     progress=relay.progress.emit, cancel=cancel)
+            for found in analysis:
+                store.save_result(path, model, found.detections, frame=found.frame_index, stamp=stamp)
+                relay.frame_done.emit(path, found.frame_index, found.detections.scores.copy())
+            return analysis
+
+        self._analysis_job = self.jobs.run_long(model, self.review.device, run, self._analysis_ended)
+        self.analysis_started.emit()
+        self.analysis_progress.emit(Progress(0, 0, "waiting for the model"))
+        return True
+
+    def cancel_analysis(self) -> None:
+        if self._analysis_job is not None:
+            self.jobs.cancel_long(self._analysis_job)
+
+    def _frame_stored(self, path: str, index: int, scores: np.ndarray) -> None:
+        if self.video is not None and path == self.video.path:
+            self.video.scores[index] = scores
+            self.marks_changed.emit()
+            if index == self.current and not self.playing:
+                self.refresh()
+
+    def _analysis_ended(self, result) -> None:
+        if result.job is not self._analysis_job:
+            return
+        self._analysis_job = None
+        analysis = result.value
+        if result.model_error or result.failure:
+            note = f"Could not analyse: {(result.model_error or result.failure).removeprefix('VideoError: ')}"
+        elif analysis is None:
+            note = "Video analysis cancelled before it started"
+        else:
+            note = (f"{'Cancelled: ' if analysis.cancelled else ''}{analysis.done:,} frames analysed "
+                    f"({analysis.rate:.1f} frames/s)")
+            if analysis.warnings:
+                note += " — " + analysis.warnings[-1]
+        self.analysis_finished.emit(result.cancelled or bool(analysis and analysis.cancelled), note)
+
+    def shutdown(self) -> None:
+        self.close()
