@@ -28,6 +28,7 @@ from gui.review.image_list import DONE, ImageListModel, ImageListView
 from gui.review.model_panel import ModelPanel
 from gui.review.relabel_popup import RelabelPopup
 from gui.review.thumbnails import ThumbnailCache
+from gui.review.weights_download import WeightsDownload
 from gui.status import StatusBar
 from gui.viewer.canvas import Canvas
 from gui.video.panel import VideoPanel
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.classifier_tools = ClassifierTools(self)  # Train classifier…, the classifier picker, Apply label
         self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
+        self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None
@@ -353,6 +355,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._save_settings()
         self.controller.cancel_all()
+        self.downloads.cancel()
         self.video_panel.shutdown()
         self.jobs.shutdown()
         self.pool.shutdown()

@@ -23,7 +23,7 @@ from gui.review import loading
 from gui.review.image_list import ANALYSING, DONE, FAILED, NEW, QUEUED, ImageListModel
 from gui.review.session import ImageReview, ViewFilter
 from gui.review.undo import DecisionCommand, ReviewedCommand
-from gui.viewer.overlays import OverlayOptions
+from engine.draw import OverlayStyle
 
 CACHED_REVIEWS = 48
 
@@ -46,7 +46,7 @@ class ReviewController(QObject):
         self.model, self.device = model, device
         self.undo_stack = QUndoStack(self)
         self.filter = ViewFilter()
-        self.options = OverlayOptions()
+        self.options = OverlayStyle()
         self.generation = 0
         self.current_row = -1
         self.current_path: Optional[str] = None
@@ -254,7 +254,7 @@ class ReviewController(QObject):
         self.images.set_min_score(view.min_score)
         self._changed()
 
-    def set_options(self, options: OverlayOptions) -> None:
+    def set_options(self, options: OverlayStyle) -> None:
         self.options = options
         self.view_changed.emit()
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QLis
                                QSlider, QVBoxLayout, QWidget)
 
 from engine.draw import class_colour
-from gui.viewer.overlays import OverlayOptions
+from engine.draw import OverlayStyle
 
 
 def _slider(maximum: int, value: int) -> QSlider:
@@ -26,7 +26,7 @@ class FilterPanel(QWidget):
     """Threshold and overlays. Overlay toggles mirror the window's View actions."""
 
     min_score_changed = Signal(float)
-    options_changed = Signal(object)  # OverlayOptions
+    options_changed = Signal(object)  # OverlayStyle
     show_rejected_changed = Signal(bool)
 
     def __init__(self, toggles: dict[str, QAction], parent: Optional[QWidget] = None):
@@ -74,9 +74,9 @@ class FilterPanel(QWidget):
     def set_min_score(self, value: float) -> None:
         self.threshold.setValue(int(round(value * 100)))
 
-    def options(self) -> OverlayOptions:
+    def options(self) -> OverlayStyle:
         t = self.toggles
-        return OverlayOptions(masks=t["masks"].isChecked(), boxes=t["boxes"].isChecked(),
+        return OverlayStyle(masks=t["masks"].isChecked(), boxes=t["boxes"].isChecked(),
                               labels=t["labels"].isChecked(), keypoints=t["keypoints"].isChecked(),
                               mask_opacity=self.opacity.value() / 100)
 

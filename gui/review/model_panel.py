@@ -1,17 +1,19 @@
 """Model, device and classifier pickers: each model with its weight status and what it outputs;
-a model whose weights are missing says which file goes in which folder and offers Import…
-The classifier picker lists the user's trained classifiers (None: detections keep only the
-detector's labels)."""
+a model whose weights are missing says which file goes in which folder and offers Import… and
+Download (with progress and Cancel; `gui.review.weights_download` runs it). The classifier
+picker lists the user's trained classifiers (None: detections keep only the detector's labels)."""
 
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from engine.classify import ClassifierInfo
-from engine.models import ModelSpec, list_specs
+from engine.models import ModelSpec, get_spec, list_specs
+from engine.types import Progress
 
 DEVICE_LABELS = {"auto": "Automatic (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 
@@ -73,6 +75,8 @@ class ModelPanel(QWidget):
     device_chosen = Signal(str)
     import_requested = Signal(str)  # the model the weights are meant for
     classifier_chosen = Signal(str)  # path of the classifier file, "" for none
+    download_requested = Signal(str)  # the model whose missing weights to download
+    download_cancel_requested = Signal()
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -90,6 +94,23 @@ class ModelPanel(QWidget):
         self.info.setObjectName("modelInfo")
         self.import_button = QPushButton("Import weights…")
         self.import_button.clicked.connect(lambda: self.import_requested.emit(self.current_model()))
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("downloadWeights")
+        self.download_button.clicked.connect(lambda: self.download_requested.emit(self.current_model()))
+        self.download_bar = QProgressBar()
+        self.download_bar.setObjectName("downloadProgress")
+        self.download_bar.setTextVisible(True)
+        self.download_cancel = QPushButton("Cancel")
+        self.download_cancel.setObjectName("cancelDownload")
+        self.download_cancel.clicked.connect(self.download_cancel_requested)
+        self.download_error = QLabel()
+        self.download_error.setObjectName("downloadError")
+        self.download_error.setWordWrap(True)
+        self.download_error.setTextFormat(Qt.TextFormat.PlainText)
+        self.download_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.download_error.setStyleSheet("color:#e06060")
+        self._downloading = ""  # the model whose weights are downloading now
+        self._download_errors: dict[str, str] = {}  # the last failure of each model's download
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.models)
@@ -99,7 +120,16 @@ class ModelPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self.info)
-        layout.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.download_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        progress = QHBoxLayout()
+        progress.addWidget(self.download_bar, 1)
+        progress.addWidget(self.download_cancel)
+        layout.addLayout(progress)
+        layout.addWidget(self.download_error)
         for device in available_devices():
             self.devices.addItem(DEVICE_LABELS.get(device, device), device)
         self.refresh()
@@ -165,12 +195,51 @@ class ModelPanel(QWidget):
         self._show_info()
         self.model_chosen.emit(self.current_model())
 
+    # downloading -----------------------------------------------------------------------
+
+    @property
+    def downloading(self) -> str:
+        return self._downloading
+
+    def download_started(self, name: str) -> None:
+        self._downloading = name
+        self._download_errors.pop(name, None)
+        self.download_bar.setRange(0, 0)  # busy until the first progress
+        self.download_bar.setFormat(f"Downloading {name}…")
+        self.download_bar.setToolTip(f"Downloading the weights of {name}")
+        self._show_info()
+
+    def download_progress(self, name: str, progress: Progress) -> None:
+        total = progress.total or get_spec(name).weight_status().size_bytes
+        self.download_bar.setRange(0, max(1, total // 1000))
+        self.download_bar.setValue(min(progress.done, total or progress.done) // 1000)
+        done_mb = progress.done / 1e6
+        self.download_bar.setFormat(f"{done_mb:.1f} / {total / 1e6:.1f} MB" if total else f"{done_mb:.1f} MB")
+
+    def download_ended(self, name: str, error: str = "") -> None:
+        """The download of `name` ended: done (refresh the statuses), cancelled or `error`."""
+        self._downloading = ""
+        if error:
+            self._download_errors[name] = error
+        self.refresh()
+
     def _show_info(self) -> None:
         name = self.current_model()
         if not name:
             return
-        from engine.models import get_spec
-
-        text, available = describe_spec(get_spec(name))
+        spec = get_spec(name)
+        text, available = describe_spec(spec)
         self.info.setText(text)
         self.import_button.setVisible(not available)
+        size = spec.weight_status().size_bytes
+        downloadable = not available and size > 0 and bool(spec.weights_enum or spec.parts)
+        self.download_button.setText(f"Download ({_size(size)})")
+        self.download_button.setVisible(downloadable)
+        self.download_button.setEnabled(not self._downloading)
+        self.download_button.setToolTip("Another download is running" if self._downloading else
+                                        f"Download the weights into {spec.weight_status().path.parent}")
+        for widget in (self.download_bar, self.download_cancel):
+            widget.setVisible(bool(self._downloading))
+        error = "" if available else self._download_errors.get(name, "")
+        self.download_error.setText(f"Download failed: {error}" if error else "")
+        self.download_error.setVisible(bool(error))

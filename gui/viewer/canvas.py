@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from gui.review.session import ImageReview
 from gui.viewer.image_item import ImageItem
-from gui.viewer.overlays import DetectionItem, OverlayOptions
+from engine.draw import OverlayStyle
+from gui.viewer.overlays import DetectionItem
 
 MIN_SCALE, MAX_SCALE = 0.01, 40.0
 CLICK_SLOP = 5  # pixels a press may move and still be a click
@@ -47,7 +48,7 @@ class Canvas(QGraphicsView):
         self.review: Optional[ImageReview] = None
         self.visible = np.zeros(0, np.int64)
         self.selected = -1
-        self.options = OverlayOptions()
+        self.options = OverlayStyle()
         self.message = ""
         self.hint = "Drop images or folders here, or use File ▸ Open"
         self._fit_mode = True
@@ -97,7 +98,7 @@ class Canvas(QGraphicsView):
             self.viewport().update()
 
     def show_review(self, review: Optional[ImageReview], visible: np.ndarray, selected: int,
-                    options: OverlayOptions, classifier=None) -> None:
+                    options: OverlayStyle, classifier=None) -> None:
         """Show `visible` detections of `review`; items are made once per review and reused.
         `classifier` (a classifier_labels.LabelsView) adds its top label to each tag."""
         if review is not self.review:

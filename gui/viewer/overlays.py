@@ -8,7 +8,6 @@ nothing is lost).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -16,21 +15,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from engine.draw import class_colour
+from engine.draw import OverlayStyle, class_colour
 from engine.store import ACCEPTED, REJECTED, RELABELLED
 from engine.types import CroppedMask
 
 MAX_MASK_SIDE = 1024
 REJECTED_COLOUR = QColor(150, 150, 150)
-
-
-@dataclass(frozen=True)
-class OverlayOptions:
-    masks: bool = True
-    boxes: bool = True
-    labels: bool = True
-    keypoints: bool = True
-    mask_opacity: float = 0.45
 
 
 def _mask_images(mask: CroppedMask, rgb: tuple[int, int, int]) -> tuple[Optional[QImage], Optional[QImage]]:
@@ -112,7 +102,7 @@ class DetectionItem(QGraphicsItem):
         self.label_index = 0
         self.state = "pending"
         self.selected = False
-        self.options = OverlayOptions()
+        self.options = OverlayStyle()
         self._mask_images: Optional[tuple] = None
         self._margin = 6.0
         self._bounds = self._content_rect()
@@ -129,7 +119,7 @@ class DetectionItem(QGraphicsItem):
             rect = rect.united(QRectF(float(xs.min()), float(ys.min()), float(np.ptp(xs)), float(np.ptp(ys))))
         return rect
 
-    def configure(self, label_index: int, text: str, state: str, selected: bool, options: OverlayOptions) -> None:
+    def configure(self, label_index: int, text: str, state: str, selected: bool, options: OverlayStyle) -> None:
         if label_index != self.label_index:
             self._mask_images = None
         self.label_index, self.state, self.selected, self.options = label_index, state, selected, options

@@ -17,12 +17,7 @@ from engine.train.synthetic import write_shapes
 FAST = ["--image-size", "32", "--batch-size", "8", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

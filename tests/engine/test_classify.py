@@ -10,13 +10,7 @@ from engine.train import strategies as S
 from engine.weights import WeightsError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two cores shared with other work: one thread is several times faster than two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,7 @@ from engine.weights import user_models_dir
 SMALL = dict(image_size=32, batch_size=8, device="cpu", patience=None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two cores shared with other work: one thread is several times faster than two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from engine.types import CroppedMask, Detections
 from gui.review.session import ImageReview, ViewFilter
 from gui.viewer.canvas import Canvas
 from gui.viewer.image_item import ImageItem, Pyramid
-from gui.viewer.overlays import DetectionItem, OverlayOptions
+from engine.draw import OverlayStyle
+from gui.viewer.overlays import DetectionItem
 
 NAMES = ("__background__", "circle", "square", "triangle")
 
@@ -80,13 +81,13 @@ def test_canvas_shows_filters_and_picks(qtbot):
     canvas.show()
     review = review_of()
     canvas.show_image(Pyramid(np.zeros((200, 300, 3), np.uint8)))
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.5)), -1, OverlayOptions())
+    canvas.show_review(review, review.visible(ViewFilter(min_score=0.5)), -1, OverlayStyle())
     assert canvas.shown_indices() == [0, 1]
     assert canvas.detection_at(QPointF(60, 60)) == 1  # smallest box wins where masks overlap
     assert canvas.detection_at(QPointF(30, 80)) == 0
     assert canvas.detection_at(QPointF(250, 150)) == -1
     items_before = canvas.item(0), canvas.item(1)
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.8)), 0, OverlayOptions(masks=False))
+    canvas.show_review(review, review.visible(ViewFilter(min_score=0.8)), 0, OverlayStyle(masks=False))
     assert canvas.shown_indices() == [0]
     assert (canvas.item(0), canvas.item(1)) == items_before  # re-filtered, not rebuilt
     assert canvas.item(0).selected and not canvas.item(0).options.masks
@@ -98,7 +99,7 @@ def test_rejected_style_and_labels(qtbot):
     review = review_of()
     review.decisions = {0: Decision(ACCEPTED), 1: Decision(REJECTED)}
     canvas.show_image(Pyramid(np.zeros((200, 300, 3), np.uint8)))
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.0, show_rejected=True)), -1, OverlayOptions())
+    canvas.show_review(review, review.visible(ViewFilter(min_score=0.0, show_rejected=True)), -1, OverlayStyle())
     assert canvas.item(1).state == REJECTED and canvas.item(1).label.struck
     assert canvas.item(0).label.text.startswith("✓ circle")
     assert review.visible(ViewFilter(min_score=0.0)).tolist() == [0]

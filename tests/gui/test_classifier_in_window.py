@@ -30,12 +30,7 @@ from tests.gui.helpers import key, wait_for_review
 CLASS_NAMES = ("Circle", "SQUARE", "triangle")  # the detector's are lower case: matched regardless of case
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

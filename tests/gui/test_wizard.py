@@ -33,13 +33,7 @@ def private_torch_home(tmp_path, monkeypatch):
     assert not imagenet_weights_available("resnet18")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: much faster than fighting other processes for two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
