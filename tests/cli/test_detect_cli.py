@@ -13,7 +13,6 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from engine.cli import main
 from engine.demo.evaluate import ground_truth_coco
 from engine.demo.scenes import make_scene
 
@@ -36,14 +35,8 @@ def mixed_folder(tmp_path_factory):
     return folder
 
 
-def run_cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
-
-def test_folder_with_broken_files_carries_on_and_names_them(mixed_folder, tmp_path):
+def test_folder_with_broken_files_carries_on_and_names_them(mixed_folder, tmp_path, run_cli):
     out_json, overlays = tmp_path / "results.json", tmp_path / "overlays"
     code, _, err = run_cli("detect", mixed_folder, "--model", "demo-shapes", "--device", "cpu",
                            "--out", out_json, "--overlays", overlays)
@@ -62,7 +55,7 @@ def test_folder_with_broken_files_carries_on_and_names_them(mixed_folder, tmp_pa
     assert coco.dataset["categories"][0]["keypoints"] == ["top", "right", "bottom", "left"]
 
 
-def test_coco_output_evaluates_against_the_truth(tmp_path):
+def test_coco_output_evaluates_against_the_truth(tmp_path, run_cli):
     folder = tmp_path / "scenes"
     folder.mkdir()
     scenes = [make_scene(seed) for seed in SCENE_SEEDS]
@@ -80,14 +73,14 @@ def test_coco_output_evaluates_against_the_truth(tmp_path):
     assert evaluation.stats[1] >= 0.8, f"box AP@0.5 on three scenes: {evaluation.stats[1]:.3f}"
 
 
-def test_missing_weights_exit_2_with_the_folder_and_no_traceback(mixed_folder, tmp_path, monkeypatch):
+def test_missing_weights_exit_2_with_the_folder_and_no_traceback(mixed_folder, tmp_path, monkeypatch, run_cli):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     code, _, err = run_cli("detect", mixed_folder, "--model", "maskrcnn_resnet50_fpn_v2")
     assert code == 2
     assert "maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth" in err and str(tmp_path / "empty-torch-home") in err
 
 
-def test_usage_errors_exit_2(mixed_folder, tmp_path):
+def test_usage_errors_exit_2(mixed_folder, tmp_path, run_cli):
     assert run_cli("detect", mixed_folder, "--model", "no-such-model")[0] == 2
     assert run_cli("detect", mixed_folder, "--score", "1.5")[0] == 2
     code, _, err = run_cli("detect", tmp_path / "nowhere")
@@ -95,7 +88,7 @@ def test_usage_errors_exit_2(mixed_folder, tmp_path):
     assert run_cli("detect", mixed_folder, "--device", "cuda:3")[0] == 2
 
 
-def test_models_lists_every_model_with_its_status():
+def test_models_lists_every_model_with_its_status(run_cli):
     code, out, _ = run_cli("models")
     assert code == 0
     for name in ["maskrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn",
@@ -105,14 +98,14 @@ def test_models_lists_every_model_with_its_status():
     assert "bundled" in demo_line and "MB" in demo_line
 
 
-def test_models_import_refuses_a_bad_file(tmp_path):
+def test_models_import_refuses_a_bad_file(tmp_path, run_cli):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"nonsense")
     code, _, err = run_cli("models", "import", bad, "--model", "maskrcnn_resnet50_fpn")
     assert code == 2 and "bad.pth" in err
 
 
-def test_bench_prints_both_timings_and_their_ratio():
+def test_bench_prints_both_timings_and_their_ratio(run_cli):
     code, out, _ = run_cli("bench", "--images", "2", "--device", "cpu")
     assert code == 0
     for label in ["bare model", "predict", "overhead", "peak memory", "device"]:

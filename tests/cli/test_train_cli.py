@@ -1,8 +1,6 @@
 """`sightline train` and `sightline classify` end to end on tiny synthetic folders."""
 
-import contextlib
 import csv
-import io
 import signal
 import sys
 
@@ -10,7 +8,6 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from engine.cli import main
 from engine.train.strategies import imagenet_weights_path
 from engine.train.synthetic import write_shapes
 
@@ -42,14 +39,8 @@ def shapes(tmp_path_factory):
     return folder
 
 
-def run_cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
-
-def test_bad_folders_exit_2_with_a_message(tmp_path, empty_torch_home):
+def test_bad_folders_exit_2_with_a_message(tmp_path, empty_torch_home, run_cli):
     code, _, err = run_cli("train", tmp_path / "missing", *FAST)
     assert code == 2 and "not a folder" in err and "Traceback" not in err
     write_shapes(tmp_path / "one", per_class=3, size=24, classes=("cats",))
@@ -58,21 +49,21 @@ def test_bad_folders_exit_2_with_a_message(tmp_path, empty_torch_home):
 
 
 
-def test_bad_options_exit_2(shapes, empty_torch_home):
+def test_bad_options_exit_2(shapes, empty_torch_home, run_cli):
     code, _, err = run_cli("train", shapes, "--strategy", "scratch", "--epochs", "0", *FAST)
     assert code == 2 and "epochs must be at least 1" in err
     code, _, err = run_cli("train", shapes, "--strategy", "scratch", "--warm-start-epochs", "2", *FAST)
     assert code == 2 and "finetune strategy only" in err
 
 
-def test_missing_imagenet_weights_suggest_scratch(shapes, empty_torch_home):
+def test_missing_imagenet_weights_suggest_scratch(shapes, empty_torch_home, run_cli):
     code, _, err = run_cli("train", shapes, "--strategy", "finetune", *FAST)
     assert code == 2 and "Traceback" not in err
     assert "resnet18-f37072fd.pth" in err and str(empty_torch_home / "hub" / "checkpoints") in err
     assert "--strategy scratch" in err
 
 
-def test_train_scratch_writes_a_model_and_reports(shapes, tmp_path, empty_torch_home):
+def test_train_scratch_writes_a_model_and_reports(shapes, tmp_path, empty_torch_home, run_cli):
     out = tmp_path / "out" / "shapes.pt"
     code, stdout, err = run_cli("train", shapes, "--strategy", "scratch", "--epochs", "2", "--out", out, *FAST)
     assert code == 0, err
@@ -82,7 +73,7 @@ def test_train_scratch_writes_a_model_and_reports(shapes, tmp_path, empty_torch_
     assert out.is_file() and torch.load(out, weights_only=True)["strategy"] == "scratch"
 
 
-def test_recommended_probe_then_classify_with_broken_files(shapes, tmp_path, imagenet_home):
+def test_recommended_probe_then_classify_with_broken_files(shapes, tmp_path, imagenet_home, run_cli):
     model = tmp_path / "probe.pt"
     code, stdout, err = run_cli("train", shapes, "--epochs", "3", "--out", model, *FAST)
     assert code == 0, err
@@ -106,7 +97,7 @@ def test_recommended_probe_then_classify_with_broken_files(shapes, tmp_path, ima
     assert all(r["label_1"] in ("circle", "square", "triangle") for r in rows if not r["error"])
 
 
-def test_classify_usage_errors(tmp_path, shapes):
+def test_classify_usage_errors(tmp_path, shapes, run_cli):
     code, _, err = run_cli("classify", shapes, "--model", tmp_path / "none.pt", "--device", "cpu")
     assert code == 2 and "none.pt" in err and "Traceback" not in err
     (tmp_path / "empty").mkdir()
@@ -114,13 +105,13 @@ def test_classify_usage_errors(tmp_path, shapes):
     assert code == 2 and "no images" in err
 
 
-def test_train_without_folder_opens_the_wizard_or_says_why_not(monkeypatch):
+def test_train_without_folder_opens_the_wizard_or_says_why_not(monkeypatch, run_cli):
     monkeypatch.setitem(sys.modules, "gui.wizard", None)
     code, _, err = run_cli("train")
     assert code == 2 and "wizard" in err
 
 
-def test_first_ctrl_c_stops_and_keeps_the_best_epoch(shapes, tmp_path, empty_torch_home, monkeypatch):
+def test_first_ctrl_c_stops_and_keeps_the_best_epoch(shapes, tmp_path, empty_torch_home, monkeypatch, run_cli):
     from engine import console
 
     real_update, sent, handler = console.ProgressBar.update, [], signal.getsignal(signal.SIGINT)
@@ -140,7 +131,7 @@ def test_first_ctrl_c_stops_and_keeps_the_best_epoch(shapes, tmp_path, empty_tor
     assert signal.getsignal(signal.SIGINT) is handler
 
 
-def test_classify_finds_a_user_model_by_name(tmp_path, monkeypatch):
+def test_classify_finds_a_user_model_by_name(tmp_path, monkeypatch, run_cli):
     from engine.train import checkpoint as C
     from engine.train import strategies as S
 
