@@ -17,6 +17,16 @@ result    what one model found in one still image or one video frame:
 decision  per detection of a result (by its index in the stored `Detections`): accepted,
           rejected, or relabelled to another class index of the same model. No row = pending.
 reviewed  a flag per result: the user marked this image (or frame) done.
+classifier_label
+          the top-k (label, probability) a trained classifier gave one detection of a result:
+          key (result, classifier file path, the file's mtime_ns, detection index), with a
+          fingerprint of the result's boxes. Deleted with its result (a re-analysis replaces
+          the result, so it never shows another result's labels); a classifier file written
+          over has another mtime, so it is another classifier.
+
+Schema versions (PRAGMA user_version): 1 media/vocabulary/result/decision; 2 adds
+classifier_label. Opening an older file adds what is missing, in one transaction, and keeps
+everything it held.
 
 Using it for video (issue 4)
 ----------------------------
@@ -26,6 +36,8 @@ Using it for video (issue 4)
     stored = store.load_result(video_path, detector.name, frame=i)   # or None
     store.frames(video_path, detector.name)      # frame indices that have results
     store.set_decision(rid, detection_index, Decision(ACCEPTED))      # one transaction
+    store.save_classifier_labels(rid, ClassifierKey(path, mtime_ns), boxes_crc, predictions)
+    store.classifier_labels(rid, ClassifierKey(path, mtime_ns), boxes_crc)   # or None
 
 Each thread gets its own connection; every call is short. The database is never opened
 by a front end directly: this module is the only SQL in Sightline.
@@ -47,7 +59,7 @@ import numpy as np
 
 from engine.types import CroppedMask, Detections
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STILL = -1  # the frame value of a still image
 
 PENDING, ACCEPTED, REJECTED, RELABELLED = "pending", "accepted", "rejected", "relabelled"
@@ -89,7 +101,19 @@ CREATE TABLE IF NOT EXISTS decision (
     updated REAL NOT NULL,
     PRIMARY KEY (result_id, detection)
 );
+CREATE TABLE IF NOT EXISTS classifier_label (
+    result_id INTEGER NOT NULL REFERENCES result(id) ON DELETE CASCADE,
+    classifier TEXT NOT NULL,  -- the classifier file's path
+    classifier_mtime_ns INTEGER NOT NULL,  -- with its mtime: a file written over is another classifier
+    detection INTEGER NOT NULL,
+    boxes INTEGER NOT NULL,  -- fingerprint of the result's boxes the labels were made from
+    labels TEXT NOT NULL,  -- JSON [[label, probability], ...], best first
+    created REAL NOT NULL,
+    PRIMARY KEY (result_id, classifier, classifier_mtime_ns, detection)
+);
 """
+# Every table is CREATE ... IF NOT EXISTS and each version only adds tables, so running the
+# schema on an older file is its migration (1 -> 2: classifier_label).
 
 
 class StoreError(Exception):
@@ -130,6 +154,17 @@ class Decision:
             raise ValueError(f"unknown decision state '{self.state}'")
         if (self.state == RELABELLED) != (self.label is not None):
             raise ValueError("a relabel needs a label, and only a relabel has one")
+
+
+@dataclass(frozen=True)
+class ClassifierKey:
+    """Which classifier made some labels: its file and that file's mtime_ns."""
+
+    path: str
+    mtime_ns: int
+
+
+Label = tuple[str, float]  # (label, probability), as engine.classify gives them
 
 
 @dataclass
@@ -426,6 +461,46 @@ class ReviewStore:
                 conn.execute("UPDATE result SET reviewed=? WHERE id=?", (int(bool(reviewed)), result_id))
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot save the reviewed mark: {exc}") from None
+
+    # classifier labels ------------------------------------------------------------------------
+
+    def save_classifier_labels(self, result_id: int, classifier: ClassifierKey, boxes: int,
+                               predictions: list[list[Label]]) -> None:
+        """Store a classifier's top-k labels of every detection of a result (index i of
+        `predictions` is detection i), replacing what it stored before: one transaction.
+        `boxes` is the fingerprint of the boxes they were made from (checked on reading)."""
+        conn = self._connection()
+        now = time.time()
+        rows = [(result_id, classifier.path, int(classifier.mtime_ns), index, int(boxes),
+                 json.dumps([[str(label), float(p)] for label, p in labels], separators=(",", ":")), now)
+                for index, labels in enumerate(predictions)]
+        try:
+            with _transaction(conn):
+                conn.execute("DELETE FROM classifier_label WHERE result_id=? AND classifier=? AND"
+                             " classifier_mtime_ns=?", (result_id, classifier.path, int(classifier.mtime_ns)))
+                conn.executemany(
+                    "INSERT INTO classifier_label (result_id, classifier, classifier_mtime_ns, detection, boxes,"
+                    " labels, created) VALUES (?,?,?,?,?,?,?)", rows)
+        except sqlite3.IntegrityError:
+            raise StoreError(f"result {result_id} is not in the review store (replaced or dropped)") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot save classifier labels: {exc}") from None
+
+    def classifier_labels(self, result_id: int, classifier: ClassifierKey,
+                          boxes: int) -> Optional[list[list[Label]]]:
+        """The stored labels of every detection of a result by this classifier, or None when
+        there are none for all of its detections made from these boxes."""
+        conn = self._connection()
+        count = conn.execute("SELECT count FROM result WHERE id=?", (result_id,)).fetchone()
+        if count is None:
+            return None
+        rows = conn.execute(
+            "SELECT detection, boxes, labels FROM classifier_label WHERE result_id=? AND classifier=? AND"
+            " classifier_mtime_ns=? ORDER BY detection",
+            (result_id, classifier.path, int(classifier.mtime_ns))).fetchall()
+        if [r[0] for r in rows] != list(range(count[0])) or any(r[1] != int(boxes) for r in rows):
+            return None
+        return [[(str(label), float(p)) for label, p in json.loads(r[2])] for r in rows]
 
     def forget(self, media_path) -> None:
         """Drop everything stored for a file (all models, all frames)."""

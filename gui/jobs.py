@@ -5,6 +5,9 @@
              device never runs two models at once. Every result is saved to the review store
              by the worker, then delivered by a queued signal with the job's generation
              number: the window drops results for an image the user has already left.
+             Other model work goes through the same thread: `run_long` (video, live mode: with
+             the detector) and `run_short` (a trained classifier labelling one image: no
+             detector), so nothing else uses the device while a detection job runs.
 `TaskPool`   short background work that is not the model: decoding images for display,
              thumbnails, store reads, folder scans, exports. Results come back on the main
              thread through callbacks, in the order they finish.
@@ -138,8 +141,9 @@ class Job:
     batch: bool = False
     image: Optional[np.ndarray] = None  # already decoded for display, saves a second decode
     cancel: CancelToken = field(default_factory=CancelToken)
-    work: Optional[Callable] = None  # a long job: work(detector, cancel) -> value (see run_long)
-    on_done: Optional[Callable] = None  # long job: called on the main thread with its JobResult
+    work: Optional[Callable] = None  # work(detector, cancel) -> value (run_long); work(cancel) (run_short)
+    on_done: Optional[Callable] = None  # long/short job: called on the main thread with its JobResult
+    uses_detector: bool = True  # False: a short job (run_short), which needs no detector loaded
 
 
 @dataclass
@@ -174,6 +178,9 @@ class _ModelWorker(QObject):
         if job.cancel.cancelled:
             self.finished.emit(JobResult(job, cancelled=True))
             return
+        if not job.uses_detector:
+            self.finished.emit(self._run_short(job))
+            return
         try:
             detector = self._detector_for(job.model, job.device)
         except Exception as exc:  # noqa: BLE001 - missing weights, bad device, broken file
@@ -189,6 +196,14 @@ class _ModelWorker(QObject):
     def _run_work(detector, job: Job) -> JobResult:
         try:
             value = job.work(detector, job.cancel)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, the worker lives on
+            return JobResult(job, failure=f"{type(exc).__name__}: {exc}", cancelled=job.cancel.cancelled)
+        return JobResult(job, value=value, cancelled=job.cancel.cancelled)
+
+    @staticmethod
+    def _run_short(job: Job) -> JobResult:
+        try:
+            value = job.work(job.cancel)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, the worker lives on
             return JobResult(job, failure=f"{type(exc).__name__}: {exc}", cancelled=job.cancel.cancelled)
         return JobResult(job, value=value, cancelled=job.cancel.cancelled)
@@ -271,6 +286,7 @@ class ModelJobs(QObject):
         self._priority: Optional[Job] = None
         self._batch: deque[Job] = deque()
         self._long: deque[Job] = deque()
+        self._short: deque[Job] = deque()
         self._batch_left: set[str] = set()
         self._batch_total = 0
         self._batch_began = 0.0
@@ -316,12 +332,28 @@ class ModelJobs(QObject):
         self._dispatch()
         return job
 
+    def run_short(self, work: Callable, on_done: Optional[Callable] = None) -> Job:
+        """Run `work(cancel)` on the model thread, without a detector: short model work that is
+        not detection (a trained classifier labelling the shown image's detections). It waits
+        for the job on the device, then goes before queued long and batch jobs (the image the
+        user asks for still goes first). `on_done(JobResult)` (main thread) gets `value`,
+        `failure` or `cancelled`. Cancel with `cancel_long(job)`."""
+        job = Job(next(self._ids), "", "", "", work=work, on_done=on_done, uses_detector=False)
+        self._short.append(job)
+        self._dispatch()
+        return job
+
     def cancel_long(self, job: Job) -> None:
+        """Cancel a job of `run_long` or `run_short`: one not started ends here (its on_done
+        says cancelled), a running one is told through its CancelToken."""
         job.cancel.cancel()
-        if any(j is job for j in self._long):  # not started: it ends here
-            self._long = deque(j for j in self._long if j is not job)
-            if job.on_done is not None:
-                job.on_done(JobResult(job, cancelled=True))
+        for name in ("_long", "_short"):
+            queue = getattr(self, name)
+            if any(j is job for j in queue):  # not started: it ends here
+                setattr(self, name, deque(j for j in queue if j is not job))
+                if job.on_done is not None:
+                    job.on_done(JobResult(job, cancelled=True))
+                return
 
     def cancel_batch(self) -> None:
         if self._running is not None and self._running.batch:
@@ -363,6 +395,8 @@ class ModelJobs(QObject):
             return
         if self._priority is not None:
             job, self._priority = self._priority, None
+        elif self._short:
+            job = self._short.popleft()
         elif self._long:
             job = self._long.popleft()
         elif self._batch:
@@ -408,9 +442,10 @@ class ModelJobs(QObject):
         self._priority = None
         self._batch.clear()
         self._batch_left.clear()
-        for job in self._long:
+        for job in (*self._long, *self._short):
             job.cancel.cancel()
         self._long.clear()
+        self._short.clear()
         if self._running is not None:
             self._running.cancel.cancel()
         if not self._thread.isRunning():

@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailCache(parent=self)
         self.images = ImageListModel(self.thumbnails, self)
         self.controller = ReviewController(store, self.images, self.jobs, self.pool, model, device, self)
-        self.classifier = ClassifierLabels(self.controller, self.pool, self)  # labels from a trained classifier
+        self.classifier = ClassifierLabels(self.controller, self.pool, self.jobs, store, self)  # labels from a trained classifier
         self.actions_ = A.build_actions(self)
         self._centred = -1
         self._build_widgets()

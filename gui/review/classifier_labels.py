@@ -2,11 +2,16 @@
 idea: regions from the detector, labels from your CNN).
 
 `ClassifierLabels` keeps which classifier is chosen and, whenever the shown image (or the
-classifier) changes, asks the `TaskPool` to cut out every detection's box and classify it.
-Answers are cached per (image, result, boxes, classifier): re-filtering, reviewing or coming
-back to an image never runs the classifier again. One request runs at a time and a newer one
-replaces the one waiting; an answer is shown only while its key is still the one the view
-wants (the stale check), otherwise it is only cached.
+classifier) changes, first reads the labels the review store keeps for that result and
+classifier (a `TaskPool` store read); only when there are none does it run the classifier:
+every detection's box cut out and classified on the model thread (`ModelJobs.run_short`, so
+it never shares the device with a detection job), and the labels saved to the store there.
+Answers are also cached in memory per (image, result, boxes, classifier): re-filtering,
+reviewing or coming back to an image never runs the classifier again, nor does reopening
+the window. A re-analysis replaces the result, and the store drops its labels with it.
+One request runs at a time and a newer one replaces the one waiting (a queued classifier job
+the user has left is cancelled before it starts); an answer is shown only while its key is
+still the one the view wants (the stale check), otherwise it is only cached.
 
 `apply_selected` / `apply_all` turn the classifier's top label into a relabel through the
 controller's undoable decision path, when the detector knows a class of that name.
@@ -18,6 +23,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -25,7 +31,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.classify import Classifier, ClassifierInfo, Prediction
 from engine.images import load_image
-from engine.store import PENDING, RELABELLED
+from engine.store import PENDING, RELABELLED, ClassifierKey, StoreError
 from gui.review.session import ImageReview, boxes_fingerprint, category_choices
 
 CACHED_IMAGES = 2000  # labels are a few tuples per detection: cheap to keep
@@ -70,7 +76,7 @@ class LabelsView:
         return f"{self.classifier} says\n" + "\n".join(lines)
 
 
-# --- off the GUI thread (run through gui.jobs.TaskPool) -----------------------------------------
+# --- off the GUI thread (on the model thread, through gui.jobs.ModelJobs.run_short) --------------
 
 _LOCK = threading.Lock()  # one classifier run at a time, on the one classifier kept loaded
 _LOADED: dict = {}
@@ -96,10 +102,23 @@ def label_boxes(image_path: str, image_size: tuple[int, int], boxes: np.ndarray,
         return classifier.predict_crops(image, boxes, top_k=TOP_K, padding=CROP_PADDING)
 
 
-def release_loaded() -> None:
+def release_loaded(cancel=None) -> None:
     """Forget the loaded classifier (its memory goes back once no task holds it)."""
     with _LOCK:
         _LOADED.clear()
+
+
+def label_and_store(store, result_id: int, classifier: ClassifierKey, boxes_key: int, image_path: str,
+                    image_size: tuple[int, int], boxes: np.ndarray, device: str,
+                    cancel=None) -> tuple[list[Prediction], str]:
+    """`label_boxes`, then the labels saved in the review store for this result and classifier.
+    Returns (predictions, why they could not be saved or "")."""
+    predictions = label_boxes(image_path, image_size, boxes, classifier.path, classifier.mtime_ns, device)
+    try:
+        store.save_classifier_labels(result_id, classifier, boxes_key, predictions)
+    except StoreError as exc:  # replaced meanwhile, or a full disk: still shown, only not kept
+        return predictions, str(exc)
+    return predictions, ""
 
 
 # --- on the GUI thread --------------------------------------------------------------------------
@@ -109,15 +128,16 @@ class ClassifierLabels(QObject):
     labels_ready = Signal()  # the shown image's labels arrived, failed or the classifier changed: redraw
     status = Signal(str)  # a note for the status bar
 
-    def __init__(self, controller, pool, parent: Optional[QObject] = None):
+    def __init__(self, controller, pool, jobs, store, parent: Optional[QObject] = None):
         super().__init__(parent)
-        self.controller, self.pool = controller, pool
+        self.controller, self.pool, self.jobs, self.store = controller, pool, jobs, store
         self.chosen: Optional[ChosenClassifier] = None
         self._cache: OrderedDict[tuple, list[Prediction]] = OrderedDict()
         self._failed: dict[tuple, str] = {}
         self._wanted: Optional[tuple] = None  # key of the labels the view wants now
         self._running: Optional[tuple] = None
         self._waiting: Optional[tuple] = None  # (key, args) to start when the running one ends
+        self._job = None  # the running key's classifier job on the model thread, once asked for
         self.runs = 0  # how many times the classifier was run (tests count re-runs with it)
         controller.view_changed.connect(self._view_changed)
 
@@ -140,7 +160,7 @@ class ClassifierLabels(QObject):
         self._waiting = None
         self._failed.clear()  # choosing again is also how to retry
         if chosen is None:
-            release_loaded()
+            self.jobs.run_short(release_loaded)  # on the model thread: never waits here for a run
         self._view_changed()
         self.labels_ready.emit()
 
@@ -181,23 +201,55 @@ class ClassifierLabels(QObject):
             self._waiting = None  # the one wanted is on its way already
             return
         review = self.controller.review
-        args = (review.path, review.detections.image_size, review.detections.boxes.copy(), self.chosen.path,
-                self.chosen.stamp, self.controller.device)
+        args = (review.path, review.detections.image_size, review.detections.boxes.copy(), self.controller.device)
         if self._running is not None:
             self._waiting = (key, args)  # replaces any older wish
+            job = self._job
+            if job is not None and self.jobs.running is not job:
+                self.jobs.cancel_long(job)  # still queued behind a detection: the wanted one goes instead
         else:
             self._start(key, args)
 
     # the background work -----------------------------------------------------------------
 
     def _start(self, key: tuple, args: tuple) -> None:
-        self._running = key
-        self.runs += 1  # the table shows "…" meanwhile
-        self.pool.submit(label_boxes, *args, on_done=lambda found: self._done(key, found),
-                         on_error=lambda message: self._failed_with(key, message))
+        """Labels for `key`: the stored ones (read in the pool), else the classifier's."""
+        self._running, self._job = key, None  # the table shows "…" meanwhile
+        _path, result_id, boxes_key, (classifier_path, stamp) = key
+        self.pool.submit(self.store.classifier_labels, result_id, ClassifierKey(classifier_path, stamp), boxes_key,
+                         on_done=lambda stored: self._looked_up(key, args, stored),
+                         on_error=lambda _message: self._looked_up(key, args, None))  # unreadable: label anew
+
+    def _looked_up(self, key: tuple, args: tuple, stored: Optional[list[Prediction]]) -> None:
+        if stored is not None and len(stored) == len(args[2]):
+            self._done(key, [list(labels) for labels in stored])
+            return
+        if key != self._wanted:  # the user has moved on: not worth the device
+            self._running = None
+            self._next()
+            return
+        _path, result_id, boxes_key, (classifier_path, stamp) = key
+        work = partial(label_and_store, self.store, result_id, ClassifierKey(classifier_path, stamp), boxes_key,
+                       *args)
+        self._job = self.jobs.run_short(work, on_done=lambda result: self._classified(key, result))
+
+    def _classified(self, key: tuple, result) -> None:
+        """(Main thread.) The model thread's answer for `key`: a JobResult."""
+        if result.cancelled and result.value is None:  # never started (or stopped at shutdown)
+            self._running, self._job = None, None
+            self._next()
+            return
+        self.runs += 1
+        if result.failure:
+            self._failed_with(key, result.failure)
+            return
+        predictions, not_saved = result.value
+        if not_saved and key == self._wanted:
+            self.status.emit(f"Classifier labels shown but not kept: {not_saved}")
+        self._done(key, predictions)
 
     def _done(self, key: tuple, predictions: list[Prediction]) -> None:
-        self._running = None
+        self._running, self._job = None, None
         self._cache[key] = predictions
         self._cache.move_to_end(key)
         while len(self._cache) > CACHED_IMAGES:
@@ -207,7 +259,7 @@ class ClassifierLabels(QObject):
         self._next()
 
     def _failed_with(self, key: tuple, message: str) -> None:
-        self._running = None
+        self._running, self._job = None, None
         reason = message.split(": ", 1)[-1]
         self._failed[key] = reason
         if key == self._wanted:

@@ -61,8 +61,8 @@ class _Thread(QThread):
     def run(self) -> None:
         try:
             self.outcome = (self.fn(self.job), None)
-        except Cancelled as exc:
-            self.outcome = (None, exc)
+        except Cancelled:
+            self.outcome = (None, Cancelled())  # no traceback: it would tie frames to this QThread
         except BaseException as exc:  # noqa: BLE001 - every failure is shown to the user
             self.outcome = (None, describe_error(exc))
 
@@ -113,9 +113,11 @@ class BackgroundJob(QObject):
         self._last_progress = 0.0
         self._thread = _Thread(self, fn)
         self._thread.setObjectName(f"sightline-wizard-{name}")
-        self._thread.progress.connect(self.progress)
-        self._thread.epoch.connect(self.epoch)
-        self._thread.item.connect(self.item)
+        # Forwarded through slots of this object, not signal to signal: a queued event then
+        # belongs to the job (dropped with it), and the pages' sender() is always alive.
+        self._thread.progress.connect(self._forward_progress)
+        self._thread.epoch.connect(self._forward_epoch)
+        self._thread.item.connect(self._forward_item)
         self._thread.finished.connect(self._on_done)
         self._running = False
         self.result: Any = None
@@ -159,9 +161,24 @@ class BackgroundJob(QObject):
         """Block until the thread has ended (only for shutdown; the GUI uses the signals)."""
         return self._thread.wait(ms)
 
+    @Slot(object)
+    def _forward_progress(self, value: Any) -> None:
+        self.progress.emit(value)
+
+    @Slot(object)
+    def _forward_epoch(self, value: Any) -> None:
+        self.epoch.emit(value)
+
+    @Slot(object)
+    def _forward_item(self, value: Any) -> None:
+        self.item.emit(value)
+
     @Slot()
     def _on_done(self) -> None:
         self._thread.wait()  # `finished` is sent as run() returns: the thread is ending now
+        # Break the job <-> thread reference cycle here, on the GUI thread: left to Python's
+        # cycle collector, these QObjects could be destroyed from whichever thread it runs in.
+        self._thread.job = self._thread.fn = None
         if not self._running:
             return
         self._running = False

@@ -235,3 +235,106 @@ def test_store_module_imports_no_qt():
     code = "import sys, engine.store; print(any(m.startswith(('PySide', 'PyQt')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --- classifier labels (schema 2) -------------------------------------------------------------
+
+SHAPES = S.ClassifierKey("/models/shapes.pt", 123)
+LABELS = [[("circle", 0.75), ("square", 0.25)], [("square", 0.5), ("triangle", 0.375)], [("triangle", 1.0)]]
+
+
+def test_classifier_labels_round_trip_per_classifier_and_boxes(store, image):
+    rid = store.save_result(image, "m", make_detections(3))
+    assert store.classifier_labels(rid, SHAPES, 7) is None
+    store.save_classifier_labels(rid, SHAPES, 7, LABELS)
+    assert store.classifier_labels(rid, SHAPES, 7) == LABELS
+    assert store.classifier_labels(rid, SHAPES, 8) is None  # other boxes: not theirs
+    assert store.classifier_labels(rid, S.ClassifierKey(SHAPES.path, 124), 7) is None  # the file written over
+    assert store.classifier_labels(rid, S.ClassifierKey("/models/other.pt", 123), 7) is None
+    again = [[("square", 0.5)]] * 3
+    store.save_classifier_labels(rid, SHAPES, 7, again)  # replaces, never mixes
+    assert store.classifier_labels(rid, SHAPES, 7) == again
+    store.save_classifier_labels(rid, SHAPES, 7, LABELS[:2])  # not every detection: none shown
+    assert store.classifier_labels(rid, SHAPES, 7) is None
+
+
+def test_classifier_labels_go_with_their_result(store, image):
+    rid = store.save_result(image, "m", make_detections(3))
+    store.save_classifier_labels(rid, SHAPES, 7, LABELS)
+    rid2 = store.save_result(image, "m", make_detections(3))  # a re-analysis
+    assert store.classifier_labels(rid2, SHAPES, 7) is None
+    assert store.classifier_labels(rid, SHAPES, 7) is None
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("SELECT COUNT(*) FROM classifier_label").fetchone()[0] == 0
+    conn.close()
+    with pytest.raises(StoreError):
+        store.save_classifier_labels(rid, SHAPES, 7, LABELS)  # the replaced result is gone
+    store.save_classifier_labels(rid2, SHAPES, 7, LABELS)
+    store.forget(image)
+    assert store.classifier_labels(rid2, SHAPES, 7) is None
+
+
+def test_classifier_labels_survive_reopening(tmp_path, image):
+    path = tmp_path / "review.sqlite3"
+    first = ReviewStore(path)
+    rid = first.save_result(image, "m", make_detections(3))
+    first.save_classifier_labels(rid, SHAPES, 7, LABELS)
+    first.close()
+    second = ReviewStore(path)
+    assert second.classifier_labels(rid, SHAPES, 7) == LABELS
+    second.close()
+
+
+_SCHEMA_1 = """
+CREATE TABLE media (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL);
+CREATE TABLE vocabulary (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+CREATE TABLE result (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE, model TEXT NOT NULL,
+    frame INTEGER NOT NULL, height INTEGER NOT NULL, width INTEGER NOT NULL,
+    vocabulary_id INTEGER NOT NULL REFERENCES vocabulary(id), count INTEGER NOT NULL, scores BLOB NOT NULL,
+    payload BLOB NOT NULL, inference_seconds REAL NOT NULL, failure TEXT NOT NULL,
+    reviewed INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, UNIQUE (media_id, model, frame));
+CREATE TABLE decision (result_id INTEGER NOT NULL REFERENCES result(id) ON DELETE CASCADE,
+    detection INTEGER NOT NULL, state TEXT NOT NULL, label INTEGER, updated REAL NOT NULL,
+    PRIMARY KEY (result_id, detection));
+PRAGMA user_version=1;
+"""
+
+
+def test_a_schema_1_file_opens_keeping_results_and_decisions(tmp_path, image):
+    """A review store written by the previous version (schema 1, no classifier_label table)."""
+    path = tmp_path / "old.sqlite3"
+    det = make_detections(3)
+    stamp = S.fingerprint(image)
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA_1)
+    conn.execute("PRAGMA journal_mode=WAL")
+    media = conn.execute("INSERT INTO media (path, size, mtime_ns) VALUES (?,?,?)",
+                         (S.media_key(image), stamp.size, stamp.mtime_ns)).lastrowid
+    vocabulary = conn.execute("INSERT INTO vocabulary (json) VALUES (?)", (S._vocabulary_json(det),)).lastrowid
+    rid = conn.execute(
+        "INSERT INTO result (media_id, model, frame, height, width, vocabulary_id, count, scores, payload,"
+        " inference_seconds, failure, reviewed, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (media, "m", S.STILL, 60, 80, vocabulary, 3, det.scores.astype(np.float32).tobytes(),
+         S.encode_detections(det), 0.25, "", 1, 1.0)).lastrowid
+    conn.execute("INSERT INTO decision VALUES (?,?,?,?,?)", (rid, 1, RELABELLED, 3, 1.0))
+    conn.execute("INSERT INTO decision VALUES (?,?,?,?,?)", (rid, 2, REJECTED, None, 1.0))
+    conn.commit()
+    conn.close()
+
+    store = ReviewStore(path)
+    stored = store.load_result(image, "m")
+    assert stored.result_id == rid and stored.reviewed
+    assert np.array_equal(stored.detections.boxes, det.boxes)
+    assert stored.decisions == {1: Decision(RELABELLED, 3), 2: Decision(REJECTED)}
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 2
+    check.close()
+    store.save_classifier_labels(rid, SHAPES, 7, LABELS)  # the new table is there
+    assert store.classifier_labels(rid, SHAPES, 7) == LABELS
+    store.close()
+    again = ReviewStore(path)  # and opening it again changes nothing
+    assert again.load_result(image, "m").decisions == {1: Decision(RELABELLED, 3), 2: Decision(REJECTED)}
+    assert again.classifier_labels(rid, SHAPES, 7) == LABELS
+    again.close()

@@ -1,6 +1,7 @@
 """A classifier the user trained, in the review window: Tools ▸ Train classifier…, the Classifier
 picker (listing, unreadable files, a newly saved classifier, the remembered choice), labels on
-the detections (table column, canvas tags, cached, never on the wrong image), Apply classifier
+the detections (table column, canvas tags, cached, kept in the review store across restarts,
+never on the wrong image or a replaced result, run on the model thread), Apply classifier
 label(s) through the undoable decision path, and classifier_label/score in COCO and CSV exports.
 
 The classifier is real: a ResNet-18 trained from scratch in about a second on 32 px synthetic
@@ -14,15 +15,16 @@ from dataclasses import replace
 
 import pytest
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QThread, Qt
 
 from engine.classify import Classifier
 from engine.images import load_image
-from engine.store import ACCEPTED, RELABELLED, Decision
+from engine.store import ACCEPTED, RELABELLED, ClassifierKey, Decision
 from engine.train import TrainConfig, save_classifier, scan_dataset, train_classifier
 from engine.train.synthetic import write_shapes
 from engine.weights import user_models_dir
 from gui.review.classifier_labels import CROP_PADDING
+from gui.review.session import boxes_fingerprint
 from gui.review.detection_table import CLASSIFIER_COLUMN
 from gui.review.exporting import COCO, CSV, INCLUDE_ALL, ExportRequest
 from tests.gui.helpers import key, wait_for_review
@@ -166,6 +168,84 @@ def test_labels_in_table_and_canvas_cached_and_remembered(qtbot, make_window, sc
     second = make_window()  # the choice is remembered
     qtbot.waitUntil(lambda: second.model_panel.current_classifier() == str(path), timeout=10_000)
     assert second.classifier.chosen is not None and second.classifier.chosen.path == str(path)
+
+
+def test_labels_survive_reopening_the_window(qtbot, make_window, scenes, fake_model, checkpoint):
+    path = install(checkpoint, "shapes")
+    window = make_window(scenes[:2])
+    review = wait_for_review(qtbot, window, scenes[0])
+    pick(qtbot, window, path)
+    texts = wait_for_labels(qtbot, window)
+    assert window.classifier.runs == 1
+    chosen = ClassifierKey(*window.classifier.chosen.key)
+    stored = window.store.classifier_labels(review.result_id, chosen, boxes_fingerprint(review.detections))
+    assert stored is not None and len(stored) == len(review.detections)
+    window.close()
+
+    second = make_window(scenes[:2])  # a fresh window, a fresh store object: nothing in memory
+    again = wait_for_review(qtbot, second, scenes[0])
+    assert again.result_id == review.result_id
+    assert wait_for_labels(qtbot, second) == texts
+    assert second.classifier.runs == 0  # read from the store, not classified again
+    assert second.jobs.jobs_run == 0
+
+
+def test_a_reanalysis_never_shows_the_old_labels(qtbot, make_window, scenes, fake_model, checkpoint):
+    path = install(checkpoint, "shapes")
+    window = make_window(scenes[:1])
+    review = wait_for_review(qtbot, window, scenes[0])
+    pick(qtbot, window, path)
+    wait_for_labels(qtbot, window)
+    chosen = ClassifierKey(*window.classifier.chosen.key)
+    boxes = boxes_fingerprint(review.detections)
+    # labels no classifier would give, stored for this result: shown after a restart ...
+    stale = [[("STALE", 0.99)] for _ in range(len(review.detections))]
+    window.store.save_classifier_labels(review.result_id, chosen, boxes, stale)
+    window.close()
+    second = make_window(scenes[:1])
+    wait_for_review(qtbot, second, scenes[0])
+    assert set(wait_for_labels(qtbot, second)) == {"STALE 0.99"} and second.classifier.runs == 0
+
+    # ... but never once the image is analysed again (the fake model finds the same boxes)
+    shown = []
+    second.classifier.labels_ready.connect(lambda: shown.extend(column_texts(second)))
+    second.actions_["reanalyse"].trigger()
+    qtbot.waitUntil(lambda: second.controller.review is not None
+                    and second.controller.review.result_id != review.result_id, timeout=30_000)
+    fresh = second.controller.review
+    assert boxes_fingerprint(fresh.detections) == boxes
+    texts = wait_for_labels(qtbot, second)
+    assert not any(t.startswith("STALE") for t in texts + shown)
+    assert all(t.rsplit(" ", 1)[0] in CLASS_NAMES for t in texts)
+    assert second.classifier.runs == 1
+    assert second.store.classifier_labels(review.result_id, chosen, boxes) is None  # gone with its result
+    assert second.store.classifier_labels(fresh.result_id, chosen, boxes) is not None
+
+
+def test_the_classifier_runs_on_the_model_thread_after_a_detection(qtbot, make_window, scenes, fake_model,
+                                                                   checkpoint, monkeypatch):
+    """One model job on the device at a time: the classifier waits for the detector's job."""
+    from gui.review import classifier_labels
+
+    path = install(checkpoint, "shapes")
+    window = make_window(scenes[:2])
+    wait_for_review(qtbot, window, scenes[0])
+    runs = []
+    real = classifier_labels.label_boxes
+
+    def label_boxes(*args):
+        runs.append((QThread.currentThread().objectName(), window.jobs.running))
+        return real(*args)
+
+    monkeypatch.setattr(classifier_labels, "label_boxes", label_boxes)
+    window.controller.analyse_all()  # the second image on the device ...
+    pick(qtbot, window, path)  # ... while the first is labelled
+    wait_for_labels(qtbot, window)
+    assert len(runs) == 1
+    thread, running = runs[0]
+    assert thread == "sightline-model"
+    assert running is not None and not running.uses_detector  # nothing else on the device meanwhile
+    qtbot.waitUntil(lambda: window.store.load_result(scenes[1], "demo-shapes") is not None, timeout=30_000)
 
 
 def test_stale_labels_never_land_on_another_image(qtbot, make_window, scenes, fake_model, checkpoint):
