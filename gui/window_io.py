@@ -92,7 +92,8 @@ class WindowIO(QObject):
 
     def start_export(self, request: ExportRequest) -> None:
         if not request.classifier_labels:  # the chosen classifier's labels go out with the detections
-            request = replace(request, classifier_labels=self.window.classifier.export_labels())
+            classifier = self.window.classifier
+            request = replace(request, classifier_labels=classifier.export_labels(), classifier=classifier.export_key())
         folder = request.destination if request.kind == "images" else request.destination.parent
         self.window.settings.setValue("export_folder", str(folder))
         self.window.status.showMessage(f"Exporting to {request.destination}…")

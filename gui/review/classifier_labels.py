@@ -350,6 +350,10 @@ class ClassifierLabels(QObject):
 
     # exporting ---------------------------------------------------------------------------
 
+    def export_key(self) -> Optional[ClassifierKey]:
+        """The chosen classifier as the review store keys its labels (None: no classifier)."""
+        return None if self.chosen is None else ClassifierKey(*self.chosen.key)
+
     def export_labels(self) -> dict[int, tuple[int, list[Prediction]]]:
         """{result id: (boxes fingerprint, predictions)} for every image the chosen classifier
         has labelled, for an export to add as classifier_label / classifier_score."""

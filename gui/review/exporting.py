@@ -14,7 +14,7 @@ import numpy as np
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
 from engine.images import ImageLoadError, load_image
-from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore, StoredResult
+from engine.store import ACCEPTED, REJECTED, RELABELLED, ClassifierKey, ReviewStore, StoredResult
 from engine.types import CancelToken, Detections, Progress
 from gui.review.session import ImageReview, boxes_fingerprint
 
@@ -39,6 +39,8 @@ class ExportRequest:
     # {result id: (boxes fingerprint, per-detection [(label, probability), ...])} from the chosen
     # classifier (ClassifierLabels.export_labels): adds classifier_label / classifier_score
     classifier_labels: dict = field(default_factory=dict)
+    # the chosen classifier: labels it stored for images not in `classifier_labels` go out too
+    classifier: Optional[ClassifierKey] = None
 
 
 @dataclass
@@ -75,25 +77,31 @@ def keep_indices(review: ImageReview, request: ExportRequest) -> list[int]:
     return keep
 
 
-def classifier_predictions(stored: StoredResult, request: ExportRequest) -> Optional[list]:
-    """The classifier's labels of this stored result, when they were made from these very boxes."""
+def classifier_predictions(stored: StoredResult, request: ExportRequest,
+                           store: Optional[ReviewStore] = None) -> Optional[list]:
+    """The classifier's labels of this stored result, when they were made from these very boxes:
+    those labelled this session, else those the review store kept."""
+    fingerprint = boxes_fingerprint(stored.detections)
     found = request.classifier_labels.get(stored.result_id)
-    if found is None:
+    if found is not None:
+        made_from, predictions = found
+    elif store is not None and request.classifier is not None:
+        made_from, predictions = fingerprint, store.classifier_labels(stored.result_id, request.classifier, fingerprint)
+    else:
         return None
-    fingerprint, predictions = found
-    if fingerprint != boxes_fingerprint(stored.detections) or len(predictions) != len(stored.detections):
+    if predictions is None or made_from != fingerprint or len(predictions) != len(stored.detections):
         return None
     return predictions
 
 
-def reviewed_item(stored: StoredResult, request: ExportRequest) -> ExportItem:
+def reviewed_item(stored: StoredResult, request: ExportRequest, store: Optional[ReviewStore] = None) -> ExportItem:
     """The stored result as exported: filtered, relabels applied, review state per annotation."""
     review = ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
                          stored.decisions, stored.reviewed)
     keep = keep_indices(review, request)
     det = stored.detections.select(np.array(keep, np.int64))
     det = replace(det, labels=np.array([review.label(i) for i in keep], np.int64))
-    predictions = classifier_predictions(stored, request)
+    predictions = classifier_predictions(stored, request, store)
     extras = []
     for i in keep:
         extra = {"review_state": review.state(i), "detection_index": i}
@@ -120,7 +128,7 @@ def collect(request: ExportRequest, store: ReviewStore, report: ExportReport, ca
             report.failed += 1
         elif stored.reviewed or not request.only_reviewed:
             vocabulary = vocabulary or stored.detections
-            items.append(reviewed_item(stored, request))
+            items.append(reviewed_item(stored, request, store))
         if progress is not None and n % 50 == 0:
             progress(Progress(n, len(request.paths), "reading results"))
     return items, vocabulary

@@ -369,3 +369,26 @@ def test_exports_carry_the_classifier_labels(qtbot, make_window, scenes, fake_mo
     mine = [r for r in rows if r["file"] == str(scenes[0])]
     assert all(r["classifier_label"] in CLASS_NAMES and float(r["classifier_score"]) > 0 for r in mine)
     assert all(r["classifier_label"] == "" for r in rows if r["file"] == str(scenes[1]))
+
+
+def test_exports_take_stored_labels_of_images_not_viewed_this_session(qtbot, make_window, scenes, fake_model,
+                                                                      checkpoint, tmp_path):
+    path = install(checkpoint, "shapes")
+    window = make_window(scenes[:1])
+    review = wait_for_review(qtbot, window, scenes[0])
+    pick(qtbot, window, path)
+    texts = wait_for_labels(qtbot, window)
+    window.close()
+
+    second = make_window([scenes[1], scenes[0]])  # scenes[0] is never shown in this window
+    wait_for_review(qtbot, second, scenes[1])
+    assert second.classifier.export_labels().get(review.result_id) is None  # nothing in memory for it
+    second.io.last_export = None
+    second.io.start_export(ExportRequest(COCO, tmp_path / "out.json", [str(scenes[0])], "demo-shapes",
+                                         include=INCLUDE_ALL))
+    qtbot.waitUntil(lambda: second.io.last_export is not None, timeout=30_000)
+    annotations = json.loads((tmp_path / "out.json").read_text())["annotations"]
+    assert len(annotations) == len(review.detections)
+    assert all("classifier_label" in a for a in annotations)
+    exported = {f"{a['classifier_label']} {a['classifier_score']:.2f}" for a in annotations}
+    assert set(texts) <= exported  # the table showed those above the threshold; all are exported
