@@ -5,7 +5,6 @@ stop-and-keep-best and cancellation."""
 import numpy as np
 import pytest
 import torch
-from torchvision.models import resnet18
 
 from engine.classify import Classifier
 from engine.images import load_image
@@ -22,19 +21,6 @@ SMALL = dict(image_size=32, batch_size=8, device="cpu", patience=None)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def imagenet_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("torch-home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TORCH_HOME", str(home))
-    path = S.imagenet_weights_path("resnet18")
-    path.parent.mkdir(parents=True)
-    torch.manual_seed(7)
-    torch.save(resnet18(weights=None).state_dict(), path)
-    yield home
-    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -4,26 +4,10 @@ and the augmentation preview."""
 import numpy as np
 import pytest
 import torch
-from torchvision.models import resnet18
 
 from engine.train import strategies as S
 from engine.train.transforms import AugmentConfig, eval_transform, preview_augmentations, to_image_tensor
 from engine.weights import WeightsMissing
-
-
-@pytest.fixture(scope="module")
-def imagenet_home(tmp_path_factory):
-    """A TORCH_HOME whose hub cache holds a (random) resnet18 state dict where torchvision looks."""
-    home = tmp_path_factory.mktemp("torch-home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TORCH_HOME", str(home))
-    path = S.imagenet_weights_path("resnet18")
-    path.parent.mkdir(parents=True)
-    torch.manual_seed(123)
-    state = resnet18(weights=None).state_dict()
-    torch.save(state, path)
-    yield state
-    mp.undo()
 
 
 def test_pretrained_model_loads_the_cached_imagenet_file(imagenet_home):

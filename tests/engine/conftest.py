@@ -1,0 +1,23 @@
+"""Engine test fixtures shared by the training tests."""
+
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from engine.train import strategies as S
+
+
+@pytest.fixture(scope="module")
+def imagenet_home(tmp_path_factory):
+    """A TORCH_HOME whose hub cache holds a (random) resnet18 state dict where torchvision
+    looks for the ImageNet weights; yields that state dict."""
+    home = tmp_path_factory.mktemp("torch-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TORCH_HOME", str(home))
+    path = S.imagenet_weights_path("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(123)
+    state = resnet18(weights=None).state_dict()
+    torch.save(state, path)
+    yield state
+    mp.undo()
