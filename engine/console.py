@@ -6,6 +6,9 @@ import sys
 import time
 from typing import Optional, TextIO
 
+# Exit statuses of every command: all done; some files failed; a usage, model or folder error.
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
 
 def format_seconds(seconds: Optional[float]) -> str:
     if seconds is None:

@@ -10,6 +10,7 @@ import time
 import torch
 
 from engine import console, devices, models
+from engine.console import EXIT_OK, EXIT_USAGE
 from engine.demo.scenes import make_scene
 from engine.devices import DeviceError
 from engine.weights import WeightsError
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         detector = _detector(args)
     except (models.UnknownModel, WeightsError, DeviceError) as exc:
         console.error(f"{exc}" + ("" if args.random_weights else " (or add --random-weights to time the architecture)"))
-        return 2
+        return EXIT_USAGE
     images = [make_scene(BENCH_SEED_BASE + i).image for i in range(max(1, args.images))]
     detector.predict(images[:1])  # warm-up: allocations, kernels, caches
     bare, full = [], []
@@ -70,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"predict      {full_ms:8.1f} ms/image (median)\n")
     out.write(f"overhead     {full_ms / bare_ms:8.2f}x  (predict / bare)\n")
     out.write(f"peak memory  {devices.peak_memory_bytes(detector.device) / 2**20:8.0f} MiB\n")
-    return 0
+    return EXIT_OK

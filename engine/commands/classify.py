@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.export import write_text_atomic
 from engine.images import ImageLoadError, load_image, scan_paths
 from engine.types import ImageFailure
 from engine.weights import WeightsError, user_models_dir
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> argparse.ArgumentParser:

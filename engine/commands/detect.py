@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
@@ -16,8 +17,6 @@ from engine.images import ImageLoadError, load_image, scan_paths
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
 from engine.weights import WeightsError
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from engine import console
+from engine.console import EXIT_OK, EXIT_USAGE
 from engine.models import UnknownModel, get_spec, import_weights, list_specs
 from engine.weights import WeightsError
 
@@ -41,7 +42,7 @@ def list_models(stream=None) -> int:
     if missing:
         stream.write("\nMissing weights download on first use when there is a network; offline, put the file "
                      "in the folder shown or run `sightline models import FILE`.\n")
-    return 0
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
         name, path = import_weights(args.file, args.model)
     except (WeightsError, UnknownModel) as exc:
         console.error(str(exc))
-        return 2
+        return EXIT_USAGE
     sys.stdout.write(f"imported {args.file} as weights for '{name}': {path}\n")
-    return 0
+    return EXIT_OK

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.images import ImageLoadError
 from engine.train import dataset as D
@@ -26,8 +27,6 @@ from engine.train.pipeline import TrainConfig, train_classifier
 from engine.train.transforms import AugmentConfig
 from engine.types import CancelToken, Progress
 from engine.weights import WeightsError, WeightsMissing
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -127,6 +127,23 @@ def train_one_epoch(
     return total_loss / max(1, seen), correct / max(1, seen)
 
 
+def _forward_all(model: nn.Module, forward, loader, device: torch.device, amp: bool,
+                 tracker: Optional[ProgressTracker], message: str) -> tuple[list, list]:
+    """`forward` over every batch of `loader`, model in eval mode, no gradients:
+    (float32 outputs on the CPU, int64 labels), one tensor per batch."""
+    model.eval()
+    outputs, labels = [], []
+    with torch.inference_mode():
+        for inputs, targets in loader:
+            with autocast_context(device, amp):
+                out = forward(inputs.to(device, non_blocking=True))
+            outputs.append(out.float().cpu())
+            labels.append(targets.cpu().long())
+            if tracker is not None:
+                tracker.step(message)
+    return outputs, labels
+
+
 def evaluate(
     model: nn.Module,
     loader,
@@ -136,19 +153,10 @@ def evaluate(
     message: str = "validating",
 ) -> Evaluation:
     """Loss, accuracy and every logit over `loader` (model in eval mode, no gradients)."""
-    model.eval()
-    logits, targets = [], []
-    with torch.inference_mode():
-        for inputs, labels in loader:
-            with autocast_context(device, amp):
-                out = model(inputs.to(device, non_blocking=True))
-            logits.append(out.float().cpu())
-            targets.append(labels.cpu())
-            if tracker is not None:
-                tracker.step(message)
+    logits, targets = _forward_all(model, model, loader, device, amp, tracker, message)
     if not logits:
         return Evaluation(math.nan, math.nan, np.zeros((0, 0), np.float32), np.zeros(0, np.int64))
-    all_logits, all_targets = torch.cat(logits), torch.cat(targets).long()
+    all_logits, all_targets = torch.cat(logits), torch.cat(targets)
     loss = float(F.cross_entropy(all_logits, all_targets))
     accuracy = float((all_logits.argmax(1) == all_targets).float().mean())
     return Evaluation(loss, accuracy, all_logits.numpy(), all_targets.numpy())
@@ -163,16 +171,8 @@ def extract_features(
     message: str = "extracting features",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(features (N, D) float32 on the CPU, labels (N,)) from the encoder in eval mode."""
-    model.eval()
-    features, labels = [], []
-    with torch.inference_mode():
-        for inputs, targets in loader:
-            with autocast_context(device, amp):
-                out = strategies.encode(model, inputs.to(device, non_blocking=True))
-            features.append(out.float().cpu())
-            labels.append(targets.cpu().long())
-            if tracker is not None:
-                tracker.step(message)
+    encode = lambda inputs: strategies.encode(model, inputs)  # noqa: E731
+    features, labels = _forward_all(model, encode, loader, device, amp, tracker, message)
     return torch.cat(features), torch.cat(labels)
 
 

@@ -145,8 +145,7 @@ class ReviewController(QObject):
     def _from_stored(self, stored) -> Optional[ImageReview]:
         if stored is None:
             return None
-        return ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
-                           dict(stored.decisions), stored.reviewed)
+        return ImageReview.from_stored(stored)
 
     @staticmethod
     def _failure_text(review: ImageReview) -> str:

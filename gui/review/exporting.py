@@ -96,8 +96,7 @@ def classifier_predictions(stored: StoredResult, request: ExportRequest,
 
 def reviewed_item(stored: StoredResult, request: ExportRequest, store: Optional[ReviewStore] = None) -> ExportItem:
     """The stored result as exported: filtered, relabels applied, review state per annotation."""
-    review = ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
-                         stored.decisions, stored.reviewed)
+    review = ImageReview.from_stored(stored)
     keep = keep_indices(review, request)
     det = stored.detections.select(np.array(keep, np.int64))
     det = replace(det, labels=np.array([review.label(i) for i in keep], np.int64))

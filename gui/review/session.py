@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from engine.export import NON_CATEGORIES
-from engine.store import ACCEPTED, PENDING, REJECTED, RELABELLED, Decision
+from engine.store import ACCEPTED, PENDING, REJECTED, RELABELLED, Decision, StoredResult
 from engine.types import Detections
 
 
@@ -37,6 +37,12 @@ class ImageReview:
     detections: Detections
     decisions: dict[int, Decision] = field(default_factory=dict)
     reviewed: bool = False
+
+    @classmethod
+    def from_stored(cls, stored: StoredResult) -> "ImageReview":
+        """The review of a stored result, with its own copy of the decisions to change."""
+        return cls(stored.path, stored.model, stored.result_id, stored.detections,
+                   dict(stored.decisions), stored.reviewed)
 
     @property
     def failure(self) -> str:

@@ -188,8 +188,7 @@ class VideoController(QObject):
     def _show_result(self, stored) -> None:
         review = None
         if stored is not None:
-            review = ImageReview(stored.path, stored.model, stored.result_id, stored.detections,
-                                 dict(stored.decisions), stored.reviewed)
+            review = ImageReview.from_stored(stored)
         self.review.show_other(review)
 
     def refresh(self) -> None:

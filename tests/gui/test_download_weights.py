@@ -106,14 +106,20 @@ def test_offline_shows_the_engines_message_with_file_and_folder(qtbot, no_torch_
     assert get_spec(MODEL).weight_status().state == "missing" and hub_files(no_torch_weights) == []
 
 
-def test_cancel_leaves_no_file_and_one_download_at_a_time(qtbot, no_torch_weights, make_window, monkeypatch,
-                                                          tmp_path):
+def start_slow_download(qtbot, make_window, monkeypatch, tmp_path):
+    """A window downloading a 40 MB file slowly (0.05 s a block): (window, model panel)."""
     source = tmp_path / "big.pth"
     source.write_bytes(os.urandom(40 << 20))
     serve_file(monkeypatch, source, block_delay=0.05)
     window = make_window()
     panel = choose(qtbot, window)
     qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
+    return window, panel
+
+
+def test_cancel_leaves_no_file_and_one_download_at_a_time(qtbot, no_torch_weights, make_window, monkeypatch,
+                                                          tmp_path):
+    window, panel = start_slow_download(qtbot, make_window, monkeypatch, tmp_path)
     qtbot.waitUntil(lambda: "MB" in panel.download_bar.format() and panel.download_bar.value() > 0, timeout=30_000)
     assert "/ 41.9 MB" in panel.download_bar.format()
     assert not window.downloads.start("maskrcnn_resnet50_fpn")  # one download at a time
@@ -127,12 +133,7 @@ def test_cancel_leaves_no_file_and_one_download_at_a_time(qtbot, no_torch_weight
 
 
 def test_closing_the_window_cancels_the_download(qtbot, no_torch_weights, make_window, monkeypatch, tmp_path):
-    source = tmp_path / "big.pth"
-    source.write_bytes(os.urandom(40 << 20))
-    serve_file(monkeypatch, source, block_delay=0.05)
-    window = make_window()
-    panel = choose(qtbot, window)
-    qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
+    window, panel = start_slow_download(qtbot, make_window, monkeypatch, tmp_path)
     qtbot.waitUntil(lambda: panel.download_bar.value() > 0, timeout=30_000)
     began = time.monotonic()
     window.close()  # the pool waits for the download, which stops at its next block
