@@ -19,11 +19,12 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from engine.review.vocabulary import NON_CATEGORIES
 from engine.types import CroppedMask, Detections
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-NON_CATEGORIES = frozenset({"__background__", "N/A", "no person"})
+__all__ = ["NON_CATEGORIES", "ExportItem", "write_bytes_atomic", "write_text_atomic", "write_coco", "write_csv"]
 
 
 @dataclass
@@ -168,16 +169,32 @@ def csv_rows(item: ExportItem) -> Iterable[dict]:
         row.update({k: f"{v:.1f}" for k, v in zip(("x1", "y1", "x2", "y2"), det.boxes[i])})
         row["mask_area"] = det.masks[i].area if det.masks is not None else ""
         row["num_keypoints"] = int((det.keypoints[i][:, 2] > 0).sum()) if det.keypoints is not None else ""
+        row.update(_keypoint_columns(det, i))
         row.update(item.image_extras)
         if item.annotation_extras is not None:
             row.update(item.annotation_extras[i])
         yield row
 
 
+def _keypoint_columns(det: Detections, i: int) -> dict:
+    """`<name>_x`, `<name>_y` per keypoint (empty when not visible), in the model's order."""
+    if det.keypoints is None:
+        return {}
+    names = det.keypoint_names or tuple(f"kp{k}" for k in range(det.keypoints.shape[1]))
+    columns = {}
+    for name, (x, y, v) in zip(names, det.keypoints[i].tolist()):
+        columns[f"{name}_x"] = f"{x:.1f}" if v > 0 else ""
+        columns[f"{name}_y"] = f"{y:.1f}" if v > 0 else ""
+    return columns
+
+
 def write_csv(path: str | os.PathLike, items: Iterable[ExportItem]) -> Path:
     """One row per detection; extra image/annotation fields become extra columns."""
     rows = [row for item in items for row in csv_rows(item)]
-    columns = list(CSV_COLUMNS) + sorted({k for row in rows for k in row} - set(CSV_COLUMNS))
+    extra = []
+    for row in rows:  # in first-seen order: keypoint columns stay in the model's order
+        extra.extend(k for k in row if k not in CSV_COLUMNS and k not in extra)
+    columns = list(CSV_COLUMNS) + extra
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

@@ -1,7 +1,8 @@
 """The review store: every detection result and every review decision, in one SQLite file.
 
-Results and decisions are written the moment they exist, one transaction each, in WAL mode,
-so a crash or `kill -9` loses nothing already shown as decided. Reopening the same files
+Every write goes through one writer thread (`engine.store_writer`), never the caller's: a
+decision is queued and committed within milliseconds, in WAL mode, so a crash or `kill -9`
+loses no decision older than that, and no front end ever waits for SQLite to write. Reopening the same files
 restores everything without running a model, unless a file changed since (its size or
 modification time differ), in which case what was stored for it is dropped.
 
@@ -32,38 +33,47 @@ Using it for video (issue 4)
 ----------------------------
     store = ReviewStore()                        # one object; safe to share between threads
     stamp = fingerprint(video_path)              # once per video, not per frame
-    rid = store.save_result(video_path, detector.name, detections, frame=i, stamp=stamp)
-    stored = store.load_result(video_path, detector.name, frame=i)   # or None
+    rid = store.save_result(video_path, detector.name, detections, frame=i, stamp=stamp)  # waits
+    record = store.load_result(video_path, detector.name, frame=i)   # a ReviewRecord, or None
     store.frames(video_path, detector.name)      # frame indices that have results
-    store.set_decision(rid, detection_index, Decision(ACCEPTED))      # one transaction
+    store.set_decision(rid, detection_index, Decision(ACCEPTED))      # queued: a PendingWrite
     store.save_classifier_labels(rid, ClassifierKey(path, mtime_ns), boxes_crc, predictions)
     store.classifier_labels(rid, ClassifierKey(path, mtime_ns), boxes_crc)   # or None
+    store.flush()                                # everything queued so far is durable
 
-Each thread gets its own connection; every call is short. The database is never opened
-by a front end directly: this module is the only SQL in Sightline.
+Reads use one connection per thread; writes go to the writer thread. The database is never
+opened by a front end directly: this module is the only SQL in Sightline.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
 
-from engine.types import CroppedMask, Detections
+from engine.review.codec import decode_detections, encode_detections
+from engine.review.record import (ACCEPTED, DECISION_STATES, PENDING, REJECTED, RELABELLED, Decision,
+                                  RecordSummary, ReviewRecord)
+from engine.review.vocabulary import Vocabulary
+from engine.store_writer import PendingWrite, StoreWriter
+from engine.types import Detections
+
+__all__ = ["ACCEPTED", "DECISION_STATES", "PENDING", "REJECTED", "RELABELLED", "ClassifierKey", "Decision",
+           "Fingerprint", "PendingWrite", "RecordSummary", "ReviewRecord", "ReviewStore", "StoreError",
+           "default_store_path", "fingerprint", "media_key"]
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 STILL = -1  # the frame value of a still image
-
-PENDING, ACCEPTED, REJECTED, RELABELLED = "pending", "accepted", "rejected", "relabelled"
-DECISION_STATES = (ACCEPTED, REJECTED, RELABELLED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS media (
@@ -143,20 +153,6 @@ def media_key(path: str | os.PathLike) -> str:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """A reviewer's call on one detection; `label` is the new class index when relabelled."""
-
-    state: str
-    label: Optional[int] = None
-
-    def __post_init__(self):
-        if self.state not in DECISION_STATES:
-            raise ValueError(f"unknown decision state '{self.state}'")
-        if (self.state == RELABELLED) != (self.label is not None):
-            raise ValueError("a relabel needs a label, and only a relabel has one")
-
-
-@dataclass(frozen=True)
 class ClassifierKey:
     """Which classifier made some labels: its file and that file's mtime_ns."""
 
@@ -167,36 +163,13 @@ class ClassifierKey:
 Label = tuple[str, float]  # (label, probability), as engine.classify gives them
 
 
-@dataclass
-class StoredResult:
-    """One stored result with its decisions, as `load_result` returns it."""
+@dataclass(frozen=True)
+class StoredEntry:
+    """One result the store holds: which file, model and frame (None: a still image)."""
 
-    result_id: int
     path: str
     model: str
     frame: Optional[int]
-    detections: Detections
-    decisions: dict[int, Decision] = field(default_factory=dict)
-    reviewed: bool = False
-
-
-@dataclass(frozen=True)
-class ResultSummary:
-    """Enough to show a list entry without loading the detections."""
-
-    result_id: int
-    scores: np.ndarray  # float32, in detection order
-    rejected: frozenset  # indices of rejected detections
-    failure: str
-    reviewed: bool
-    decided: int  # how many detections carry a decision
-
-    def count(self, min_score: float) -> int:
-        """Detections at or above `min_score` that were not rejected."""
-        keep = self.scores >= np.float32(min_score)
-        if self.rejected:
-            keep[list(self.rejected)] = False
-        return int(np.count_nonzero(keep))
 
 
 def default_store_path() -> Path:
@@ -204,57 +177,6 @@ def default_store_path() -> Path:
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sightline"
     )
     return Path(base) / "review.sqlite3"
-
-
-# --- compact encoding of Detections -------------------------------------------------------
-
-
-def encode_detections(det: Detections) -> bytes:
-    """Arrays as a compressed .npz (no pickles); masks bit-packed inside their boxes."""
-    arrays = {"boxes": det.boxes.astype(np.float32), "scores": det.scores.astype(np.float32),
-              "labels": det.labels.astype(np.int32)}
-    if det.masks is not None:
-        arrays["mask_geometry"] = np.array(
-            [(m.x0, m.y0, *m.bitmap.shape) for m in det.masks], np.int32).reshape(-1, 4)
-        flat = [m.bitmap.ravel() for m in det.masks]
-        arrays["mask_bits"] = np.packbits(np.concatenate(flat) if flat else np.zeros(0, bool))
-    if det.keypoints is not None:
-        arrays["keypoints"] = det.keypoints.astype(np.float32)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def _decode_masks(geometry: np.ndarray, bits: np.ndarray) -> tuple[CroppedMask, ...]:
-    sizes = geometry[:, 2].astype(np.int64) * geometry[:, 3]
-    flat = np.unpackbits(bits, count=int(sizes.sum())).astype(bool)
-    masks, start = [], 0
-    for (x0, y0, h, w), size in zip(geometry.tolist(), sizes.tolist()):
-        masks.append(CroppedMask(x0, y0, flat[start : start + size].reshape(h, w)))
-        start += size
-    return tuple(masks)
-
-
-def decode_detections(payload: bytes, size: tuple[int, int], vocabulary: dict, **meta) -> Detections:
-    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
-        masks = _decode_masks(data["mask_geometry"], data["mask_bits"]) if "mask_geometry" in data else None
-        return Detections(
-            image_size=size,
-            boxes=data["boxes"],
-            scores=data["scores"],
-            labels=data["labels"].astype(np.int64),
-            class_names=tuple(vocabulary["classes"]),
-            masks=masks,
-            keypoints=data["keypoints"] if "keypoints" in data else None,
-            keypoint_names=tuple(vocabulary["keypoint_names"]),
-            skeleton=tuple(tuple(pair) for pair in vocabulary["skeleton"]),
-            **meta,
-        )
-
-
-def _vocabulary_json(det: Detections) -> str:
-    return json.dumps({"classes": list(det.class_names), "keypoint_names": list(det.keypoint_names),
-                       "skeleton": [list(p) for p in det.skeleton]}, separators=(",", ":"))
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -268,27 +190,47 @@ class ReviewStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._vocabulary_cache: dict[int, dict] = {}
+        self._vocabulary_cache: dict[int, Vocabulary] = {}
         self._closed = False
-        self._connection()  # create and check the schema now, so errors show at start
+        self._writer = StoreWriter(self._open_writer, self._translate)
 
     # connections ------------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        if self._closed:
-            raise StoreError(f"{self.path}: the review store is closed")
+    def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash or kill -9
             conn.execute("PRAGMA foreign_keys=ON")
-            self._check_schema(conn)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open the review store: {exc}") from None
+        return conn
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = self._open()
+        try:
+            self._check_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"{self.path}: cannot open the review store: {exc}") from None
+        except StoreError:
+            conn.close()
+            raise
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's reading connection. A read sees every write queued before it: it
+        waits for the writer first when anything is still queued."""
+        if not self._writer.idle and threading.current_thread() is not self._writer.thread:
+            self._writer.flush()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise StoreError(f"{self.path}: the review store is closed")
+        conn = self._open()
+        conn.execute("PRAGMA query_only=ON")  # only the writer writes
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
@@ -297,14 +239,41 @@ class ReviewStore:
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"made by a newer Sightline (schema {version}, this one reads {SCHEMA_VERSION})")
+            raise StoreError(f"{self.path}: made by a newer Sightline (schema {version}, "
+                             f"this one reads {SCHEMA_VERSION})")
         if version < SCHEMA_VERSION:
-            with _transaction(conn):
-                _run_script(conn, _SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, sqlite3.IntegrityError):
+            return StoreError("that result is not in the review store any more (replaced or dropped)")
+        return StoreError(f"{self.path}: cannot write to the review store: {exc}")
+
+    def _write(self, fn) -> PendingWrite:
+        if self._closed:
+            raise StoreError(f"{self.path}: the review store is closed")
+        return self._writer.submit(fn)
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every write queued so far is committed (durable); False on timeout."""
+        return self._writer.flush(timeout)
 
     def close(self) -> None:
-        """Close every connection (all threads must have finished using the store)."""
+        """Commit what is queued, then close every connection."""
+        if self._closed:
+            return
+        self._writer.close()
         self._closed = True
         with self._lock:
             for conn in self._connections:
@@ -315,9 +284,10 @@ class ReviewStore:
             self._connections.clear()
         self._local = threading.local()
 
-    # media --------------------------------------------------------------------------------
+    # media and vocabularies ------------------------------------------------------------------
 
-    def _media_id(self, conn, key: str, stamp: Fingerprint, create: bool) -> Optional[int]:
+    @staticmethod
+    def _media_id(conn, key: str, stamp: Fingerprint, create: bool) -> Optional[int]:
         """The media row for this version of the file; a changed file loses its old results."""
         row = conn.execute("SELECT id, size, mtime_ns FROM media WHERE path=?", (key,)).fetchone()
         if row is not None and (row[1], row[2]) == (stamp.size, stamp.mtime_ns):
@@ -329,50 +299,52 @@ class ReviewStore:
         return conn.execute("INSERT INTO media (path, size, mtime_ns) VALUES (?, ?, ?)",
                             (key, stamp.size, stamp.mtime_ns)).lastrowid
 
-    def _vocabulary_id(self, conn, text: str) -> int:
+    @staticmethod
+    def _vocabulary_id(conn, text: str) -> int:
         row = conn.execute("SELECT id FROM vocabulary WHERE json=?", (text,)).fetchone()
         if row:
             return row[0]
         return conn.execute("INSERT INTO vocabulary (json) VALUES (?)", (text,)).lastrowid
 
-    def _vocabulary(self, conn, vocabulary_id: int) -> dict:
+    def _vocabulary(self, conn, vocabulary_id: int) -> Vocabulary:
         if vocabulary_id not in self._vocabulary_cache:
             text = conn.execute("SELECT json FROM vocabulary WHERE id=?", (vocabulary_id,)).fetchone()[0]
-            self._vocabulary_cache[vocabulary_id] = json.loads(text)
+            self._vocabulary_cache[vocabulary_id] = Vocabulary.from_json(text)
         return self._vocabulary_cache[vocabulary_id]
 
     # results -------------------------------------------------------------------------------
 
     def save_result(self, media_path, model: str, detections: Detections, frame: Optional[int] = None,
                     stamp: Optional[Fingerprint] = None) -> int:
-        """Store (or replace) what `model` found in a file or frame; returns the result id.
-
-        Replacing a result drops its decisions. `stamp` defaults to the file's fingerprint now.
-        """
+        """Store (or replace) what `model` found in a file or frame and wait until it is
+        durable; returns the result id. Replacing a result drops its decisions. `stamp`
+        defaults to the file's fingerprint now. Called from worker threads, never the GUI's."""
         stamp = stamp or fingerprint(media_path)
         if stamp is None:
             raise StoreError(f"{media_path}: cannot read the file to record its version")
         payload = encode_detections(detections)
         scores = detections.scores.astype(np.float32).tobytes()
         height, width = detections.image_size
-        conn = self._connection()
-        try:
-            with _transaction(conn):
-                media_id = self._media_id(conn, media_key(media_path), stamp, create=True)
-                vocabulary_id = self._vocabulary_id(conn, _vocabulary_json(detections))
-                conn.execute("DELETE FROM result WHERE media_id=? AND model=? AND frame=?",
-                             (media_id, model, _frame(frame)))
-                return conn.execute(
-                    "INSERT INTO result (media_id, model, frame, height, width, vocabulary_id, count, scores,"
-                    " payload, inference_seconds, failure, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (media_id, model, _frame(frame), height, width, vocabulary_id, len(detections), scores,
-                     payload, float(detections.inference_seconds), detections.failure, time.time()),
-                ).lastrowid
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot save a result: {exc}") from None
+        vocabulary = Vocabulary.of(detections).to_json()
+        key = media_key(media_path)
 
-    def load_result(self, media_path, model: str, frame: Optional[int] = None) -> Optional[StoredResult]:
-        """The stored result with its decisions, or None (never analysed, or the file changed)."""
+        def write(conn) -> int:
+            media_id = self._media_id(conn, key, stamp, create=True)
+            vocabulary_id = self._vocabulary_id(conn, vocabulary)
+            conn.execute("DELETE FROM result WHERE media_id=? AND model=? AND frame=?",
+                         (media_id, model, _frame(frame)))
+            return conn.execute(
+                "INSERT INTO result (media_id, model, frame, height, width, vocabulary_id, count, scores,"
+                " payload, inference_seconds, failure, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (media_id, model, _frame(frame), height, width, vocabulary_id, len(detections), scores,
+                 payload, float(detections.inference_seconds), detections.failure, time.time()),
+            ).lastrowid
+
+        return self._write(write).wait()
+
+    def load_result(self, media_path, model: str, frame: Optional[int] = None) -> Optional[ReviewRecord]:
+        """The stored record with its decisions, or None (never analysed, or the file changed).
+        A result that cannot be decoded comes back empty with `damaged` saying why."""
         stamp = fingerprint(media_path)
         if stamp is None:
             return None
@@ -387,17 +359,23 @@ class ReviewStore:
         if row is None:
             return None
         result_id, height, width, vocabulary_id, payload, seconds, failure, reviewed = row
-        detections = decode_detections(payload, (height, width), self._vocabulary(conn, vocabulary_id),
-                                       model_name=model, inference_seconds=seconds, failure=failure)
-        return StoredResult(result_id, str(media_path), model, frame, detections,
-                            self.decisions(result_id), bool(reviewed))
+        vocabulary = self._vocabulary(conn, vocabulary_id)
+        damaged = ""
+        try:
+            detections = decode_detections(payload, (height, width), vocabulary, model_name=model,
+                                           inference_seconds=seconds, failure=failure)
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+            damaged = f"the stored result is damaged ({type(exc).__name__}: {exc})"
+            detections = vocabulary.empty((height, width))
+        return ReviewRecord(str(media_path), model, result_id, detections, self.decisions(result_id),
+                            bool(reviewed), frame, damaged)
 
-    def summaries(self, media_paths: Iterable, model: str) -> dict[str, ResultSummary]:
+    def summaries(self, media_paths: Iterable, model: str) -> dict[str, RecordSummary]:
         """Still-image summaries for the paths that have a current result, keyed by the path
         string as given. Files that changed since are left out (and their results dropped
         the next time they are saved)."""
         wanted = {media_key(p): str(p) for p in media_paths}
-        found: dict[str, ResultSummary] = {}
+        found: dict[str, RecordSummary] = {}
         conn = self._connection()
         keys = list(wanted)
         for start in range(0, len(keys), 500):
@@ -414,7 +392,7 @@ class ReviewStore:
                 if fingerprint(given) != Fingerprint(size, mtime_ns):
                     continue
                 indices = frozenset(int(i) for i in rejected.split(",")) if rejected else frozenset()
-                found[given] = ResultSummary(rid, np.frombuffer(scores, np.float32).copy(), indices, failure,
+                found[given] = RecordSummary(rid, np.frombuffer(scores, np.float32).copy(), indices, failure,
                                              bool(reviewed), decided)
         return found
 
@@ -431,6 +409,24 @@ class ReviewStore:
                             (media_id, model)).fetchall()
         return [r[0] for r in rows]
 
+    def entries(self, under: Optional[str | os.PathLike] = None, model: Optional[str] = None) -> list[StoredEntry]:
+        """Every result the store holds (for files under the folder `under`, from `model`),
+        ordered by path, model and frame; a file changed since it was analysed is left out."""
+        conn = self._connection()
+        rows = conn.execute("SELECT m.path, m.size, m.mtime_ns, r.model, r.frame FROM media m"
+                            " JOIN result r ON r.media_id = m.id ORDER BY m.path, r.model, r.frame").fetchall()
+        prefix = os.path.join(media_key(under), "") if under is not None else None
+        found = []
+        for path, size, mtime_ns, result_model, frame in rows:
+            if prefix is not None and not path.startswith(prefix):
+                continue
+            if model is not None and result_model != model:
+                continue
+            if fingerprint(path) != Fingerprint(size, mtime_ns):
+                continue
+            found.append(StoredEntry(path, result_model, None if frame == STILL else frame))
+        return found
+
     # decisions -----------------------------------------------------------------------------
 
     def decisions(self, result_id: int) -> dict[int, Decision]:
@@ -438,53 +434,44 @@ class ReviewStore:
             "SELECT detection, state, label FROM decision WHERE result_id=?", (result_id,)).fetchall()
         return {index: Decision(state, label) for index, state, label in rows}
 
-    def set_decision(self, result_id: int, detection: int, decision: Optional[Decision]) -> None:
-        """Record (or with None, clear) the decision on one detection: one transaction."""
-        conn = self._connection()
-        try:
-            with _transaction(conn):
-                if decision is None:
-                    conn.execute("DELETE FROM decision WHERE result_id=? AND detection=?", (result_id, detection))
-                else:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO decision (result_id, detection, state, label, updated)"
-                        " VALUES (?,?,?,?,?)", (result_id, detection, decision.state, decision.label, time.time()))
-        except sqlite3.IntegrityError:
-            raise StoreError(f"result {result_id} is not in the review store (replaced or dropped)") from None
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot save a decision: {exc}") from None
+    def set_decision(self, result_id: int, detection: int, decision: Optional[Decision]) -> PendingWrite:
+        """Queue the decision on one detection (None clears it); returns at once. It is durable
+        when the returned `PendingWrite` is done without an error."""
+        def write(conn) -> None:
+            if conn.execute("SELECT 1 FROM result WHERE id=?", (result_id,)).fetchone() is None:
+                raise StoreError(f"result {result_id} is not in the review store (replaced or dropped)")
+            if decision is None:
+                conn.execute("DELETE FROM decision WHERE result_id=? AND detection=?", (result_id, detection))
+            else:
+                conn.execute("INSERT OR REPLACE INTO decision (result_id, detection, state, label, updated)"
+                             " VALUES (?,?,?,?,?)", (result_id, detection, decision.state, decision.label,
+                                                     time.time()))
+        return self._write(write)
 
-    def set_reviewed(self, result_id: int, reviewed: bool = True) -> None:
-        conn = self._connection()
-        try:
-            with _transaction(conn):
-                conn.execute("UPDATE result SET reviewed=? WHERE id=?", (int(bool(reviewed)), result_id))
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot save the reviewed mark: {exc}") from None
+    def set_reviewed(self, result_id: int, reviewed: bool = True) -> PendingWrite:
+        """Queue the reviewed mark of a result; returns at once (see `set_decision`)."""
+        return self._write(lambda conn: conn.execute("UPDATE result SET reviewed=? WHERE id=?",
+                                                     (int(bool(reviewed)), result_id)) and None)
 
     # classifier labels ------------------------------------------------------------------------
 
     def save_classifier_labels(self, result_id: int, classifier: ClassifierKey, boxes: int,
-                               predictions: list[list[Label]]) -> None:
-        """Store a classifier's top-k labels of every detection of a result (index i of
-        `predictions` is detection i), replacing what it stored before: one transaction.
-        `boxes` is the fingerprint of the boxes they were made from (checked on reading)."""
-        conn = self._connection()
+                               predictions: list[list[Label]]) -> PendingWrite:
+        """Queue a classifier's top-k labels of every detection of a result (index i of
+        `predictions` is detection i), replacing what it stored before. `boxes` is the
+        fingerprint of the boxes they were made from (checked on reading)."""
         now = time.time()
         rows = [(result_id, classifier.path, int(classifier.mtime_ns), index, int(boxes),
                  json.dumps([[str(label), float(p)] for label, p in labels], separators=(",", ":")), now)
                 for index, labels in enumerate(predictions)]
-        try:
-            with _transaction(conn):
-                conn.execute("DELETE FROM classifier_label WHERE result_id=? AND classifier=? AND"
-                             " classifier_mtime_ns=?", (result_id, classifier.path, int(classifier.mtime_ns)))
-                conn.executemany(
-                    "INSERT INTO classifier_label (result_id, classifier, classifier_mtime_ns, detection, boxes,"
-                    " labels, created) VALUES (?,?,?,?,?,?,?)", rows)
-        except sqlite3.IntegrityError:
-            raise StoreError(f"result {result_id} is not in the review store (replaced or dropped)") from None
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot save classifier labels: {exc}") from None
+
+        def write(conn) -> None:
+            conn.execute("DELETE FROM classifier_label WHERE result_id=? AND classifier=? AND"
+                         " classifier_mtime_ns=?", (result_id, classifier.path, int(classifier.mtime_ns)))
+            conn.executemany(
+                "INSERT INTO classifier_label (result_id, classifier, classifier_mtime_ns, detection, boxes,"
+                " labels, created) VALUES (?,?,?,?,?,?,?)", rows)
+        return self._write(write)
 
     def classifier_labels(self, result_id: int, classifier: ClassifierKey,
                           boxes: int) -> Optional[list[list[Label]]]:
@@ -502,36 +489,18 @@ class ReviewStore:
             return None
         return [[(str(label), float(p)) for label, p in json.loads(r[2])] for r in rows]
 
+    def classifiers_of(self, result_id: int) -> list[ClassifierKey]:
+        """The classifiers that stored labels for a result, newest first."""
+        rows = self._connection().execute(
+            "SELECT classifier, classifier_mtime_ns, MAX(created) FROM classifier_label WHERE result_id=?"
+            " GROUP BY classifier, classifier_mtime_ns ORDER BY MAX(created) DESC", (result_id,)).fetchall()
+        return [ClassifierKey(path, mtime_ns) for path, mtime_ns, _ in rows]
+
     def forget(self, media_path) -> None:
-        """Drop everything stored for a file (all models, all frames)."""
-        conn = self._connection()
-        with _transaction(conn):
-            conn.execute("DELETE FROM media WHERE path=?", (media_key(media_path),))
+        """Drop everything stored for a file (all models, all frames) and wait for it."""
+        key = media_key(media_path)
+        self._write(lambda conn: conn.execute("DELETE FROM media WHERE path=?", (key,)) and None).wait()
 
 
 def _frame(frame: Optional[int]) -> int:
     return STILL if frame is None else int(frame)
-
-
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (autocommit connections)."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-        return False

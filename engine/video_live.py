@@ -48,7 +48,8 @@ class LiveStats:
 
 
 class LiveAnalyzer:
-    """Analyses the newest submitted frame on one background thread.
+    """Analyses the newest submitted frame: on the thread that calls `run(cancel)` (the
+    window's device thread), or on a thread of its own after `start()`.
 
     `on_result(LiveResult)` is called on the worker thread (a Qt front end emits a queued
     signal from it); `latest` returns the newest result for polling instead.
@@ -78,6 +79,17 @@ class LiveAnalyzer:
                 self._thread = threading.Thread(target=self._work, name="sightline-live", daemon=True)
                 self._thread.start()
         return self
+
+    def run(self, cancel=None) -> None:
+        """Analyse submitted frames here until `stop()` or until `cancel` (a CancelToken) is set."""
+        with self._cond:
+            self._stopping = False
+        self._work(cancel)
+        with self._cond:
+            if self._waiting is not None:
+                self._waiting = None
+                self._dropped += 1
+            self._cond.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stops the worker after the frame in hand; the waiting frame is dropped."""
@@ -149,12 +161,12 @@ class LiveAnalyzer:
         return True
 
     # -- worker -----------------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, cancel=None) -> None:
         while True:
             with self._cond:
-                while self._waiting is None and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
+                while self._waiting is None and not self._stopping and not (cancel and cancel.cancelled):
+                    self._cond.wait(0.05 if cancel is not None else None)
+                if self._stopping or (cancel is not None and cancel.cancelled):
                     self._cond.notify_all()
                     return
                 index, time_s, image, generation, submitted_at = self._waiting

@@ -1,1 +1,1 @@
-"""Sightline's window (PySide6): thin views over engine results; background work via gui.jobs."""
+"""Sightline's window (PySide6): thin views over engine results; model jobs via gui.scheduler, other background work via gui.work."""

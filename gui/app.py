@@ -3,12 +3,14 @@ and what is opened first (the paths given, else the bundled sample images)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.images import IMAGE_EXTENSIONS
@@ -108,5 +110,27 @@ def run_app(paths: list[str]) -> int:
     app = application()
     window = create_window([os.path.abspath(p) for p in paths])
     code = app.exec()
-    window.store.close()
-    return int(code)
+    return finish(window, int(code))
+
+
+POOL_GRACE_S = 1.5  # how long short work (a download block, a decode) may take to notice a cancel
+
+
+def finish(window, code: int) -> int:
+    """After the window has closed: make every decision durable and close the store, then
+    end. A model call still running on the device thread cannot be interrupted and is not
+    waited for: the process ends at once (`os._exit`), so Python never tears down under it."""
+    from gui.work import live_workers
+
+    deadline = time.monotonic() + POOL_GRACE_S
+    while any(w.running for w in live_workers()) and time.monotonic() < deadline:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.02)
+    window.store.close()  # commits every queued decision
+    if window.jobs.abandoned or any(w.running for w in live_workers()):
+        logging.getLogger(__name__).info("quitting with a model call in progress: it is abandoned")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

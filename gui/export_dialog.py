@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton,
                                QVBoxLayout, QWidget)
 
-from gui.review.exporting import (COCO, CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
+from engine.review.exporting import (COCO, CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
                                   ExportRequest)
 
 FORMATS = ((COCO, "COCO JSON", "detections.json"), (CSV, "CSV, one row per detection", "detections.csv"),

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMen
 
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
 from gui import actions as A
-from gui.jobs import ModelJobs, TaskPool
+from gui.scheduler import DeviceScheduler, load_detector, set_device_scheduler
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
 from gui.review.controller import ReviewController
@@ -33,6 +33,7 @@ from gui.status import StatusBar
 from gui.viewer.canvas import Canvas
 from gui.video.panel import VideoPanel
 from gui.window_io import WindowIO
+from gui.work import WorkPool, live_workers
 
 MAX_RECENT = 8
 
@@ -47,14 +48,15 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
 
 class MainWindow(QMainWindow):
     def __init__(self, store: ReviewStore, settings: QSettings, model: str, device: str = "auto",
-                 parent: Optional[QWidget] = None):
+                 parent: Optional[QWidget] = None, detector_factory=load_detector):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Sightline")
         self.setAcceptDrops(True)
         self.store, self.settings = store, settings
-        self.pool = TaskPool(threads=2, parent=self)
-        self.jobs = ModelJobs(store, parent=self)
+        self.pool = WorkPool(threads=2)
+        self.jobs = DeviceScheduler(store, self, detector_factory)  # every model job, one at a time
+        set_device_scheduler(self.jobs)
         self.thumbnails = ThumbnailCache(parent=self)
         self.images = ImageListModel(self.thumbnails, self)
         self.controller = ReviewController(store, self.images, self.jobs, self.pool, model, device, self)
@@ -353,6 +355,8 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        """Closes at once: everything is cancelled, nothing is waited for (a model call in
+        progress is abandoned; `gui.app` flushes the store and ends the process)."""
         self._save_settings()
         self.controller.cancel_all()
         self.downloads.cancel()
@@ -360,6 +364,8 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.pool.shutdown()
         self.thumbnails.shutdown()
+        for worker in live_workers():  # the wizard's, if one is open
+            worker.request_cancel()
         super().closeEvent(event)
 
     # help --------------------------------------------------------------------------------

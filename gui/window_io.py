@@ -1,5 +1,5 @@
 """The window's file dialogs and what follows them: opening images and folders, importing
-model weights, exporting. The heavy part of each runs through `gui.jobs.TaskPool`."""
+model weights, exporting. The heavy part of each runs through `gui.work.WorkPool`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from engine.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from gui.export_dialog import ExportDialog
-from gui.review.exporting import ExportReport, ExportRequest, export_results
+from engine.review.exporting import ExportReport, ExportRequest, export_results
 from gui.review.image_list import DONE
 
 
@@ -67,9 +67,8 @@ class WindowIO(QObject):
         if name == self.window.controller.model and self.window.controller.current_row >= 0:
             self.window.controller.open_row(self.window.controller.current_row)
 
-    def _import_failed(self, message: str) -> None:
-        text = message.split(": ", 1)[-1]
-        QMessageBox.warning(self.window, "Cannot import these weights", text)
+    def _import_failed(self, error: BaseException) -> None:
+        QMessageBox.warning(self.window, "Cannot import these weights", str(error))
 
     # export ------------------------------------------------------------------------------
 
@@ -99,7 +98,7 @@ class WindowIO(QObject):
         self.window.status.showMessage(f"Exporting to {request.destination}…")
         self.export_task = self.window.pool.submit(
             export_results, request, self.window.store, with_cancel=True, on_done=self._exported,
-            on_error=lambda m: QMessageBox.warning(self.window, "Export failed", m.split(": ", 1)[-1]),
+            on_error=lambda m: QMessageBox.warning(self.window, "Export failed", str(m)),
             on_progress=lambda p: self.window.status.showMessage(f"Exporting: {p.message} {p.done:,}/{p.total:,}"))
 
     def _exported(self, report: ExportReport) -> None:

@@ -3,8 +3,8 @@ idea: regions from the detector, labels from your CNN).
 
 `ClassifierLabels` keeps which classifier is chosen and, whenever the shown image (or the
 classifier) changes, first reads the labels the review store keeps for that result and
-classifier (a `TaskPool` store read); only when there are none does it run the classifier:
-every detection's box cut out and classified on the model thread (`ModelJobs.run_short`, so
+classifier (a `WorkPool` store read); only when there are none does it run the classifier:
+every detection's box cut out and classified on the model thread (`DeviceScheduler.run_short`, so
 it never shares the device with a detection job), and the labels saved to the store there.
 Answers are also cached in memory per (image, result, boxes, classifier): re-filtering,
 reviewing or coming back to an image never runs the classifier again, nor does reopening
@@ -20,7 +20,6 @@ controller's undoable decision path, when the detector knows a class of that nam
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +31,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.classify import Classifier, ClassifierInfo, Prediction
 from engine.images import load_image
 from engine.store import PENDING, RELABELLED, ClassifierKey, StoreError
-from gui.review.session import ImageReview, boxes_fingerprint, category_choices
+from engine.review import ReviewRecord, boxes_fingerprint, category_choices
 
 CACHED_IMAGES = 2000  # labels are a few tuples per detection: cheap to keep
 CROP_PADDING = 0.1  # a little context around each box, as the training images have
@@ -76,10 +75,9 @@ class LabelsView:
         return f"{self.classifier} says\n" + "\n".join(lines)
 
 
-# --- off the GUI thread (on the model thread, through gui.jobs.ModelJobs.run_short) --------------
+# --- off the GUI thread (on the model thread, through gui.scheduler.DeviceScheduler.run_short) --------------
 
-_LOCK = threading.Lock()  # one classifier run at a time, on the one classifier kept loaded
-_LOADED: dict = {}
+_LOADED: dict = {}  # touched only on the device thread: one classifier run at a time
 
 
 def _classifier_for(path: str, stamp: int, device: str) -> Classifier:
@@ -97,15 +95,13 @@ def label_boxes(image_path: str, image_size: tuple[int, int], boxes: np.ndarray,
     image = load_image(image_path)
     if tuple(image.shape[:2]) != tuple(image_size):
         raise ValueError("the image has changed since it was analysed; re-analyse it (Ctrl+Shift+R)")
-    with _LOCK:
-        classifier = _classifier_for(classifier_path, stamp, device)
-        return classifier.predict_crops(image, boxes, top_k=TOP_K, padding=CROP_PADDING)
+    classifier = _classifier_for(classifier_path, stamp, device)
+    return classifier.predict_crops(image, boxes, top_k=TOP_K, padding=CROP_PADDING)
 
 
 def release_loaded(cancel=None) -> None:
-    """Forget the loaded classifier (its memory goes back once no task holds it)."""
-    with _LOCK:
-        _LOADED.clear()
+    """Forget the loaded classifier (on the device thread, like every classifier run)."""
+    _LOADED.clear()
 
 
 def label_and_store(store, result_id: int, classifier: ClassifierKey, boxes_key: int, image_path: str,
@@ -115,7 +111,7 @@ def label_and_store(store, result_id: int, classifier: ClassifierKey, boxes_key:
     Returns (predictions, why they could not be saved or "")."""
     predictions = label_boxes(image_path, image_size, boxes, classifier.path, classifier.mtime_ns, device)
     try:
-        store.save_classifier_labels(result_id, classifier, boxes_key, predictions)
+        store.save_classifier_labels(result_id, classifier, boxes_key, predictions).wait()
     except StoreError as exc:  # replaced meanwhile, or a full disk: still shown, only not kept
         return predictions, str(exc)
     return predictions, ""
@@ -166,13 +162,13 @@ class ClassifierLabels(QObject):
 
     # what the view shows -----------------------------------------------------------------
 
-    def key(self, review: Optional[ImageReview]) -> Optional[tuple]:
+    def key(self, review: Optional[ReviewRecord]) -> Optional[tuple]:
         if (review is None or self.chosen is None or review.result_id is None or review.failure
                 or not len(review.detections)):
             return None
         return review.path, review.result_id, boxes_fingerprint(review.detections), self.chosen.key
 
-    def view(self, review: Optional[ImageReview]) -> Optional[LabelsView]:
+    def view(self, review: Optional[ReviewRecord]) -> Optional[LabelsView]:
         """The chosen classifier's labels of `review` (None when no classifier is chosen)."""
         if self.chosen is None:
             return None
@@ -186,7 +182,7 @@ class ClassifierLabels(QObject):
             return LabelsView(name, None, "failed", f"{name} could not label this image: {self._failed[key]}")
         return LabelsView(name, None, "…", f"{name} is labelling this image…")
 
-    def predictions(self, review: Optional[ImageReview]) -> Optional[list[Prediction]]:
+    def predictions(self, review: Optional[ReviewRecord]) -> Optional[list[Prediction]]:
         view = self.view(review)
         return view.predictions if view is not None else None
 
@@ -260,7 +256,7 @@ class ClassifierLabels(QObject):
 
     def _failed_with(self, key: tuple, message: str) -> None:
         self._running, self._job = None, None
-        reason = message.split(": ", 1)[-1]
+        reason = str(message)
         self._failed[key] = reason
         if key == self._wanted:
             self.status.emit(f"The classifier could not label this image: {reason}")
@@ -275,7 +271,7 @@ class ClassifierLabels(QObject):
     # applying labels ---------------------------------------------------------------------
 
     @staticmethod
-    def class_index(review: ImageReview, label: str) -> Optional[int]:
+    def class_index(review: ReviewRecord, label: str) -> Optional[int]:
         """The detector's class index named `label` (case-insensitive), None when it has none."""
         wanted = label.strip().casefold()
         for index, name in category_choices(review.detections.class_names):

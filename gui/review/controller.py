@@ -1,31 +1,31 @@
 """The review window's logic, without widgets: which images are open, which one is shown,
 what the model found on it, the filter, the selection and the decisions.
 
-Every view change bumps `generation`; background answers (decoded images, model results)
-carry the generation they were asked under and are not shown once it has moved on. A model
-result is still kept (store, cache, list badge): it is valid, just not for this view.
+Every view change bumps `generation` (a `gui.work.Generation`). A decoded image asked under
+an older number is dropped by the work layer on arrival (its worker is stale); a model result
+carries the number it was asked under and is shown only while that number is current, but
+is still kept (store, cache, list badge): it is valid, just not for this view.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from engine.draw import OverlayStyle
 from engine.models import get_spec
-from engine.store import ACCEPTED, REJECTED, RELABELLED, Decision, ReviewStore, StoreError
-from gui.jobs import JobResult, ModelJobs, TaskPool
+from engine.review import ACCEPTED, REJECTED, ReviewRecord, ReviewSession, ViewFilter, decide, mark_reviewed
+from engine.review.commands import Command
+from engine.store import ReviewStore
+from gui.scheduler import DeviceScheduler, JobResult
+from gui.work import Generation, WorkPool
 from gui.review import loading
 from gui.review.image_list import ANALYSING, DONE, FAILED, NEW, QUEUED, ImageListModel
-from gui.review.session import ImageReview, ViewFilter
-from gui.review.undo import DecisionCommand, ReviewedCommand
-from engine.draw import OverlayStyle
-
-CACHED_REVIEWS = 48
+from gui.review.undo import UndoableChange
 
 
 class ReviewController(QObject):
@@ -38,22 +38,26 @@ class ReviewController(QObject):
     images_added = Signal(int)
     videos_found = Signal(list)  # video paths among what was opened (for a video panel to take)
     model_changed = Signal(str)
+    _write_failed = Signal(str)  # from the store's writer thread, delivered queued
 
-    def __init__(self, store: ReviewStore, images: ImageListModel, jobs: ModelJobs, pool: TaskPool,
+    def __init__(self, store: ReviewStore, images: ImageListModel, jobs: DeviceScheduler, pool: WorkPool,
                  model: str, device: str = "auto", parent: Optional[QObject] = None):
         super().__init__(parent)
         self.store, self.images, self.jobs, self.pool = store, images, jobs, pool
         self.model, self.device = model, device
+        self.session = ReviewSession(store)
+        self.session.on_change(self._session_changed)
+        self.session.on_error(lambda command, exc: self._write_failed.emit(f"Not saved: {command.text}: {exc}"))
+        self._write_failed.connect(self.status)
         self.undo_stack = QUndoStack(self)
         self.filter = ViewFilter()
         self.options = OverlayStyle()
-        self.generation = 0
+        self.generation = Generation()
         self.current_row = -1
         self.current_path: Optional[str] = None
-        self.review: Optional[ImageReview] = None
+        self.review: Optional[ReviewRecord] = None
         self.selected = -1
         self._visible: Optional[np.ndarray] = None
-        self._cache: OrderedDict[tuple[str, str], ImageReview] = OrderedDict()
         self._display_task = None
         jobs.result.connect(self._on_result)
         jobs.started.connect(lambda job: self.images.update(job.path, state=ANALYSING))
@@ -88,8 +92,7 @@ class ReviewController(QObject):
     def open_row(self, row: int) -> None:
         if not 0 <= row < len(self.images):
             return
-        self.generation += 1
-        generation = self.generation
+        self.generation.next()
         entry = self.images.entry(row)
         self.current_row, self.current_path = row, entry.path
         self._set_review(None)
@@ -98,11 +101,11 @@ class ReviewController(QObject):
             self._display_task.cancel.cancel()
         self.current_changed.emit(row)
         self.message.emit("Loading…")
-        cached = self._cache.get((entry.path, self.model))
+        cached = self.session.cached(entry.path, self.model)
         self._display_task = self.pool.submit(
             loading.load_for_display, entry.path, self.store, self.model, cached is None, with_cancel=True,
-            on_done=lambda shown: self._displayed(generation, shown, cached),
-            on_error=lambda text: self._display_failed(generation, entry.path, text))
+            stale=self.generation.stamp(), on_done=lambda shown: self._displayed(shown, cached),
+            on_error=lambda exc: self._display_failed(entry.path, str(exc)))
 
     def step(self, delta: int) -> None:
         if len(self.images):
@@ -120,11 +123,10 @@ class ReviewController(QObject):
         self.status.emit("Every image is reviewed")
         return False
 
-    def _displayed(self, generation: int, shown: loading.DisplayImage, cached: Optional[ImageReview]) -> None:
-        if generation != self.generation:
-            return  # the user moved on
+    def _displayed(self, shown: loading.DisplayImage, cached: Optional[ReviewRecord]) -> None:
+        """(Only while the view is the one it was asked for: the work layer drops it after.)"""
         if shown.error:
-            self._display_failed(generation, shown.path, shown.error)
+            self._display_failed(shown.path, shown.error)
             return
         self.image_loaded.emit(shown.levels)
         review = cached or self._from_stored(shown.stored)
@@ -135,20 +137,17 @@ class ReviewController(QObject):
         else:
             self._analyse_current(shown.array)
 
-    def _display_failed(self, generation: int, path: str, reason: str) -> None:
-        if generation != self.generation:
-            return
+    def _display_failed(self, path: str, reason: str) -> None:
         self.images.update(path, state=FAILED, failure=reason)
         self.image_loaded.emit(None)
         self.message.emit(f"Cannot show this image: {reason}")
 
-    def _from_stored(self, stored) -> Optional[ImageReview]:
-        if stored is None:
-            return None
-        return ImageReview.from_stored(stored)
+    @staticmethod
+    def _from_stored(stored) -> Optional[ReviewRecord]:
+        return stored
 
     @staticmethod
-    def _failure_text(review: ImageReview) -> str:
+    def _failure_text(review: ReviewRecord) -> str:
         return f"Could not analyse: {review.failure}" if review.failure else ""
 
     # analysis ----------------------------------------------------------------------------
@@ -169,12 +168,12 @@ class ReviewController(QObject):
         path = self.current_path
         self.images.update(path, state=ANALYSING if not self.jobs.busy else QUEUED)
         self.message.emit(f"Analysing with {self.model}…")
-        self.jobs.request(path, self.model, self.device, self.generation, image=array)
+        self.jobs.request(path, self.model, self.device, self.generation.value, image=array)
 
     def reanalyse_current(self) -> None:
         if self.current_path is None:
             return
-        self._cache.pop((self.current_path, self.model), None)
+        self.session.forget(self.current_path, self.model)
         self._set_review(None)
         self._analyse_current()
 
@@ -199,11 +198,11 @@ class ReviewController(QObject):
         if result.model_error or result.cancelled:
             if entry is not None and entry.state in (QUEUED, ANALYSING):
                 self.images.update(job.path, state=NEW)
-            if result.model_error and job.generation == self.generation:
+            if result.model_error and self.generation.is_current(job.generation):
                 self.message.emit(f"{job.model} cannot run: {result.model_error}")
             return
         det = result.detections
-        review = ImageReview(job.path, job.model, result.result_id, det)
+        review = ReviewRecord(job.path, job.model, result.result_id, det)
         if job.model == self.model:
             self._remember(review)
             state = FAILED if result.failure else DONE
@@ -211,16 +210,12 @@ class ReviewController(QObject):
                                failure=result.failure, reviewed=False, decided=0)
         if not result.failure:
             self.inference.emit(job.model, det.inference_seconds)
-        if job.generation == self.generation and job.path == self.current_path and job.model == self.model:
+        if self.generation.is_current(job.generation):  # the answer to what the view asked
             self._set_review(review)
             self.message.emit(self._failure_text(review))
 
-    def _remember(self, review: ImageReview) -> None:
-        key = (review.path, review.model)
-        self._cache[key] = review
-        self._cache.move_to_end(key)
-        while len(self._cache) > CACHED_REVIEWS:
-            self._cache.popitem(last=False)
+    def _remember(self, review: ReviewRecord) -> None:
+        self.session.remember(review)
 
     # model and device --------------------------------------------------------------------
 
@@ -259,11 +254,11 @@ class ReviewController(QObject):
 
     def visible(self) -> np.ndarray:
         if self._visible is None:
-            self._visible = self.review.visible(self.filter) if self.review else np.zeros(0, np.int64)
+            self._visible = self.filter.visible(self.review) if self.review else np.zeros(0, np.int64)
         return self._visible
 
-    def _set_review(self, review: Optional[ImageReview]) -> None:
-        self.review = review
+    def _set_review(self, review: Optional[ReviewRecord]) -> None:
+        self.review = self.session.current = review
         self.selected = -1
         self._changed()
 
@@ -297,22 +292,19 @@ class ReviewController(QObject):
         review, index = self.review, self.selected if index is None else index
         if review is None or review.result_id is None or index < 0:
             return False
-        if state == RELABELLED and label == int(review.detections.labels[index]):
-            state, label = ACCEPTED, None  # "relabelled" to what the model said: an accept
-        new, old = Decision(state, label), review.decisions.get(index)
-        if new != old:
-            name = review.detections.class_names[label] if label is not None else ""
-            self.undo_stack.push(DecisionCommand(self, review.path, review.model, review.result_id, index,
-                                                 old, new, name))
+        self._push(decide(review, index, state, label))
         if state in (ACCEPTED, REJECTED) and index == self.selected:
             self._advance_after(index)
         return True
 
     def clear_decision(self, index: Optional[int] = None) -> None:
         review, index = self.review, self.selected if index is None else index
-        if review is not None and review.result_id is not None and index in review.decisions:
-            self.undo_stack.push(DecisionCommand(self, review.path, review.model, review.result_id, index,
-                                                 review.decisions[index], None))
+        if review is not None and index is not None and index >= 0:
+            self._push(decide(review, index, None))
+
+    def _push(self, command: Optional[Command]) -> None:
+        if command is not None:
+            self.undo_stack.push(UndoableChange(command, self.session))
 
     def _advance_after(self, index: int) -> None:
         visible = self.visible().tolist()
@@ -326,51 +318,21 @@ class ReviewController(QObject):
         review = self.review
         if review is None or review.result_id is None:
             return False
-        command = ReviewedCommand(self, review.path, review.model, review.result_id, not review.reviewed)
-        self.undo_stack.push(command)
+        self._push(mark_reviewed(review, not review.reviewed))
         return True
 
-    def _find_review(self, path: str, model: str, result_id: int) -> Optional[ImageReview]:
-        for review in (self.review, self._cache.get((path, model))):
-            if review is not None and (review.path, review.model, review.result_id) == (path, model, result_id):
-                return review
-        return None
-
-    def apply_decision(self, path: str, model: str, result_id: int, index: int,
-                       decision: Optional[Decision]) -> None:
-        """Write a decision to the store, then mirror it in memory (undo commands call this)."""
-        try:
-            self.store.set_decision(result_id, index, decision)
-        except StoreError as exc:
-            self.status.emit(f"Not saved: {exc}")
+    def _session_changed(self, command: Command, record: Optional[ReviewRecord]) -> None:
+        """A decision or reviewed mark was applied (or undone): show it everywhere."""
+        if record is None:
+            if command.frame is None:
+                self._refresh_entry(command.path, command.model)
             return
-        review = self._find_review(path, model, result_id)
-        if review is None:
-            self._refresh_entry(path, model)
-            return
-        if decision is None:
-            review.decisions.pop(index, None)
-        else:
-            review.decisions[index] = decision
-        if model == self.model:
-            rejected = frozenset(i for i, d in review.decisions.items() if d.state == REJECTED)
-            self.images.update(path, rejected=rejected, decided=len(review.decisions))
-        if review is self.review:
+        if command.model == self.model and command.frame is None:
+            summary = record.summary()
+            self.images.update(record.path, rejected=summary.rejected, decided=summary.decided,
+                               reviewed=summary.reviewed)
+        if record is self.review:
             self._changed()
-
-    def apply_reviewed(self, path: str, model: str, result_id: int, reviewed: bool) -> None:
-        try:
-            self.store.set_reviewed(result_id, reviewed)
-        except StoreError as exc:
-            self.status.emit(f"Not saved: {exc}")
-            return
-        review = self._find_review(path, model, result_id)
-        if review is not None:
-            review.reviewed = reviewed
-        if model == self.model:
-            self.images.update(path, reviewed=reviewed)
-        if review is not None and review is self.review:
-            self.view_changed.emit()
 
     def _refresh_entry(self, path: str, model: str) -> None:
         """Re-read one list entry from the store (after undoing on an image not in memory)."""
@@ -384,16 +346,18 @@ class ReviewController(QObject):
 
     # another view on the canvas -----------------------------------------------------------
 
-    def show_other(self, review: Optional[ImageReview]) -> None:
+    def show_other(self, review: Optional[ReviewRecord]) -> None:
         """The video player owns the canvas: leave the listed image (its late answers are
         dropped) and review `review` (a video frame's stored result, or None) with the same
         filter, selection and decision code as an image."""
         if self.current_row >= 0 or self.current_path is not None:
-            self.generation += 1
+            self.generation.next()
             self.jobs.forget_pending()
             if self._display_task is not None:
                 self._display_task.cancel.cancel()
             self.current_row, self.current_path = -1, None
+        if review is not None:
+            self.session.remember(review)
         if review is not self.review:
             self._set_review(review)
 

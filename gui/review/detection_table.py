@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from engine.draw import class_colour
 from engine.store import ACCEPTED, REJECTED, RELABELLED
-from gui.review.session import ImageReview
+from engine.review import ReviewRecord
 
 COLUMNS = ("#", "Class", "Score", "Area", "Review", "Classifier")
 CLASSIFIER_COLUMN = 5
@@ -23,11 +23,11 @@ STATE_COLOURS = {ACCEPTED: QColor("#4cc38a"), REJECTED: QColor("#e5635a"), RELAB
 class DetectionTableModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.review: Optional[ImageReview] = None
+        self.review: Optional[ReviewRecord] = None
         self.rows: list[int] = []
         self.classifier = None  # classifier_labels.LabelsView of the shown review, or None
 
-    def set_rows(self, review: Optional[ImageReview], visible: np.ndarray) -> None:
+    def set_rows(self, review: Optional[ReviewRecord], visible: np.ndarray) -> None:
         rows = visible.tolist()
         if review is self.review and rows == self.rows:
             if rows:
@@ -78,7 +78,7 @@ class DetectionTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _text(review: ImageReview, i: int, column: int) -> str:
+    def _text(review: ReviewRecord, i: int, column: int) -> str:
         if column == 0:
             return str(i + 1)
         if column == 1:
@@ -119,7 +119,7 @@ class DetectionTable(QTableView):
         self._updating = False
         self.selectionModel().selectionChanged.connect(self._selection_changed)
 
-    def show_rows(self, review: Optional[ImageReview], visible: np.ndarray, selected: int,
+    def show_rows(self, review: Optional[ReviewRecord], visible: np.ndarray, selected: int,
                   classifier=None) -> None:
         """`classifier`: the chosen classifier's labels of `review` (a LabelsView), None: no column."""
         self._updating = True

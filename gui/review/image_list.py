@@ -36,7 +36,7 @@ class Entry:
     decided: int = 0
 
     def apply_summary(self, summary) -> None:
-        """Take the state from an engine.store.ResultSummary (None: never analysed)."""
+        """Take the state from an engine.store.RecordSummary (None: never analysed)."""
         if summary is None:
             self.state, self.scores, self.rejected, self.failure = NEW, None, frozenset(), ""
             self.reviewed, self.decided = False, 0

@@ -1,4 +1,4 @@
-"""Work the review window does off the main thread (run through `gui.jobs.TaskPool`):
+"""Work the review window does off the main thread (run through `gui.work.WorkPool`):
 scanning what was dropped or opened, and decoding an image for display together with its
 stored result. Plain functions: they return data and touch no widget."""
 
@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from engine.images import ImageLoadError, load_image, scan_paths
-from engine.store import ResultSummary, ReviewStore, StoredResult
+from engine.store import RecordSummary, ReviewStore, ReviewRecord
 from engine.types import CancelToken
 from gui.review.image_list import entry_for_path
 from gui.viewer.image_item import Pyramid
@@ -24,7 +24,7 @@ class ScanResult:
     videos: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    summaries: dict[str, ResultSummary] = field(default_factory=dict)
+    summaries: dict[str, RecordSummary] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -50,7 +50,7 @@ def scan_for_review(paths: list[str], store: ReviewStore, model: str) -> ScanRes
     )
 
 
-def summarise(paths: list[str], store: ReviewStore, model: str) -> dict[str, ResultSummary]:
+def summarise(paths: list[str], store: ReviewStore, model: str) -> dict[str, RecordSummary]:
     return store.summaries(paths, model)
 
 
@@ -59,7 +59,7 @@ class DisplayImage:
     path: str
     levels: Optional[Pyramid] = None
     array: Optional[np.ndarray] = None  # kept only when the model still has to see it
-    stored: Optional[StoredResult] = None
+    stored: Optional[ReviewRecord] = None
     error: str = ""
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from gui.review.session import category_choices
+from engine.review import category_choices
 
 
 class RelabelPopup(QFrame):

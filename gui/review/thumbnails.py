@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from engine.images import image_size
-from gui.jobs import TaskPool
+from gui.work import WorkPool
 
 THUMBNAIL_SIZE = 96  # longest side, device-independent pixels (drawn at 64, sharp on HiDPI)
 MAX_CACHED = 3000
@@ -74,9 +74,9 @@ class ThumbnailCache(QObject):
 
     ready = Signal(str)
 
-    def __init__(self, pool: Optional[TaskPool] = None, parent: Optional[QObject] = None):
+    def __init__(self, pool: Optional[WorkPool] = None, parent: Optional[QObject] = None):
         super().__init__(parent)
-        self._pool = pool or TaskPool(threads=1, parent=self)
+        self._pool = pool or WorkPool(threads=1, name="sightline-thumbnails")
         self._cache: OrderedDict[str, Optional[QImage]] = OrderedDict()
         self._pending: OrderedDict[str, None] = OrderedDict()
         self._in_flight: set[str] = set()

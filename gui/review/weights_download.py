@@ -1,5 +1,5 @@
 """Download a model's missing weights in the background: one download at a time, on the
-window's `TaskPool`, with throttled progress and Cancel in the model panel.
+window's `WorkPool`, with throttled progress and Cancel in the model panel.
 
 The file lands where the model looks (`engine.models.ensure_weights`: a `.partial` file,
 verified, renamed into place), so on success the model is simply 'cached'. A failure shows
@@ -65,6 +65,7 @@ class WeightsDownload(QObject):
         self.window.pool.submit(download_weights, name, token,
                                 on_done=lambda _n: self._ended(token, ""),
                                 on_error=lambda message: self._ended(token, message),
+                                on_cancelled=lambda: self._ended(token, ""),
                                 on_progress=lambda p: self._progress(token, p))
         return True
 
@@ -89,7 +90,7 @@ class WeightsDownload(QObject):
             status.showMessage(f"Download of {name}'s weights cancelled", 5000)
             return
         if message:
-            error = message.split(": ", 1)[-1]  # "WeightsMissing: weights for …" -> the engine's text
+            error = str(message)  # the engine's own words (the exception)
             self.panel.download_ended(name, error)
             status.showMessage(f"Could not download the weights of {name}", 10_000)
             return

@@ -1,13 +1,14 @@
 """The open video, its playback clock, live mode and analysis runs (no widgets).
 
-Frames are decoded off the GUI thread (`TaskPool`), one read in flight at a time: the playback
+Frames are decoded off the GUI thread (`gui.work.WorkPool`), one read in flight at a time: the playback
 clock says which frame is due (start frame + elapsed time x fps x speed), and a tick that finds
 the previous read still busy is skipped, so slow decoding drops frames instead of falling behind.
 
-Model work goes through `ModelJobs.run_long`, so the device still runs one model job at a time:
-an analysis run is one long job (results saved per frame as they finish); live mode is a long
-job that lends the detector to a `LiveAnalyzer` (its own thread, newest frame wins) and holds
-the device until live mode ends. Image jobs wait behind either, and run once it ends.
+Model work goes through `DeviceScheduler.run_long`, so the device still runs one model job at
+a time: an analysis run is one long job (results saved per frame as they finish); live mode is
+a long job that runs a `LiveAnalyzer` on the device thread (newest frame wins) and holds the
+device until live mode ends. Image jobs wait behind either, and run once it ends.
+Answers for a video the user has closed are dropped by one generation number.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from engine.store import fingerprint
 from engine.types import Progress
 from engine.video import LiveAnalyzer, VideoAnalysis
-from gui.review.session import ImageReview
 from gui.video import frames as F
+from gui.work import Generation
 
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 
@@ -57,7 +58,7 @@ class VideoController(QObject):
         self.speed = 1.0
         self.playing = False
         self.shown_reads = self.skipped_ticks = 0
-        self._generation = 0  # bumped on open/close: reads of an older video are dropped
+        self._generation = Generation()  # bumped on open/close: answers for an older video are dropped
         self._reading = False
         self._wanted: Optional[int] = None
         self._clock = (0.0, 0)  # (perf_counter at start, frame at start)
@@ -94,15 +95,15 @@ class VideoController(QObject):
     def open(self, path: str) -> None:
         """Open a video in the background; `opened` or `failed` follows."""
         self.close()
-        generation = self._generation
+        generation = self._generation.value
         model = self.review.model
         self.pool.submit(F.open_video, path, self.store, model,
                          on_done=lambda v: self._opened(generation, v),
-                         on_error=lambda text: self._open_failed(generation, path, text))
+                         on_error=lambda exc: self._open_failed(generation, path, exc))
 
     def _opened(self, generation: int, video: F.OpenedVideo) -> None:
-        if generation != self._generation:
-            video.reader.close()
+        if not self._generation.is_current(generation):
+            video.reader.close()  # (not dropped by the work layer: the reader must be closed)
             return
         self.video, self._stamp = video, fingerprint(video.path)
         self.current = -1
@@ -110,15 +111,15 @@ class VideoController(QObject):
         self.marks_changed.emit()
         self.seek(0)
 
-    def _open_failed(self, generation: int, path: str, text: str) -> None:
-        if generation == self._generation:
-            self.failed.emit(text.removeprefix("VideoError: "))
+    def _open_failed(self, generation: int, path: str, exc: BaseException) -> None:
+        if self._generation.is_current(generation):
+            self.failed.emit(str(exc))
 
     def close(self) -> None:
         self.pause()
         self.stop_live()
         self.cancel_analysis()
-        self._generation += 1
+        self._generation.next()
         if self.video is not None:
             reader = self.video.reader
             self.pool.submit(reader.close)  # after a read that may still run (the reader's lock)
@@ -150,19 +151,19 @@ class VideoController(QObject):
 
     def _read(self, index: int) -> None:
         self._reading = True
-        generation, video, model = self._generation, self.video, self.review.model
+        generation, video, model = self._generation.value, self.video, self.review.model
         self.pool.submit(F.read_frame, video.reader, video.path, index, self.store, model, index in video.scores,
                          on_done=lambda shown: self._read_done(generation, shown),
-                         on_error=lambda text: self._read_failed(generation, text))
+                         on_error=lambda exc: self._read_failed(generation, exc))
 
-    def _read_failed(self, generation: int, text: str) -> None:
+    def _read_failed(self, generation: int, exc: BaseException) -> None:
         self._reading = False
-        if generation == self._generation:
-            self.failed.emit(f"{self.path}: {text}")
+        if self._generation.is_current(generation):
+            self.failed.emit(f"{self.path}: {exc}")
 
     def _read_done(self, generation: int, shown: F.ShownFrame) -> None:
-        self._reading = False
-        if generation != self._generation or self.video is None:
+        self._reading = False  # (not dropped by the work layer: the read slot must be freed)
+        if not self._generation.is_current(generation) or self.video is None:
             return
         if shown.frame_count and shown.frame_count < self.video.frame_count:  # a short file's real end
             self.video.frame_count = shown.frame_count
@@ -188,7 +189,7 @@ class VideoController(QObject):
     def _show_result(self, stored) -> None:
         review = None
         if stored is not None:
-            review = ImageReview.from_stored(stored)
+            review = stored
         self.review.show_other(review)
 
     def refresh(self) -> None:
@@ -256,12 +257,7 @@ class VideoController(QObject):
 
         def lend(detector, cancel):
             analyser.detector = detector
-            analyser.start()
-            try:
-                while not cancel.cancelled:
-                    time.sleep(0.05)
-            finally:
-                analyser.stop()
+            analyser.run(cancel)  # here, on the device thread, until live mode ends
             return analyser.stats
 
         self.analyser = analyser
@@ -346,7 +342,7 @@ class VideoController(QObject):
         self._analysis_job = None
         analysis = result.value
         if result.model_error or result.failure:
-            note = f"Could not analyse: {(result.model_error or result.failure).removeprefix('VideoError: ')}"
+            note = f"Could not analyse: {result.model_error or result.failure}"
         elif analysis is None:
             note = "Video analysis cancelled before it started"
         else:

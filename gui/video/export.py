@@ -12,7 +12,7 @@ from engine.export import ExportItem, write_coco, write_csv
 from engine.store import ReviewStore
 from engine.types import CancelToken, Progress
 from engine.video import VideoReader, write_annotated_video
-from gui.review.exporting import INCLUDE_NOT_REJECTED, ExportRequest, reviewed_item
+from engine.review.exporting import INCLUDE_NOT_REJECTED, ExportRequest, reviewed_item
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 

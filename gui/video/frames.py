@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from engine.store import ReviewStore, StoredResult
+from engine.store import ReviewStore, ReviewRecord
 from engine.video import VideoInfo, VideoReader
 from gui.viewer.image_item import Pyramid
 
@@ -29,7 +29,7 @@ class ShownFrame:
     index: int
     rgb: Optional[np.ndarray]  # None: past the real end of the file
     levels: Optional[Pyramid]
-    stored: Optional[StoredResult]
+    stored: Optional[ReviewRecord]
     frame_count: int  # the reader's count after this read (lower once a short file's end is met)
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
-from gui.review.session import ImageReview
+from engine.review import ReviewRecord
 from gui.viewer.image_item import ImageItem
 from engine.draw import OverlayStyle
 from gui.viewer.overlays import DetectionItem
@@ -45,7 +45,7 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._image: Optional[ImageItem] = None
         self._items: dict[int, DetectionItem] = {}
-        self.review: Optional[ImageReview] = None
+        self.review: Optional[ReviewRecord] = None
         self.visible = np.zeros(0, np.int64)
         self.selected = -1
         self.options = OverlayStyle()
@@ -97,7 +97,7 @@ class Canvas(QGraphicsView):
             self.message = text
             self.viewport().update()
 
-    def show_review(self, review: Optional[ImageReview], visible: np.ndarray, selected: int,
+    def show_review(self, review: Optional[ReviewRecord], visible: np.ndarray, selected: int,
                     options: OverlayStyle, classifier=None) -> None:
         """Show `visible` detections of `review`; items are made once per review and reused.
         `classifier` (a classifier_labels.LabelsView) adds its top label to each tag."""

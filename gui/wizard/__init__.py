@@ -20,7 +20,7 @@ def open_wizard_standalone(folder: Optional[str | os.PathLike] = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui.app import application
-    from gui.wizard.worker import shutdown_all
+    from gui.wizard.worker import live_jobs, shutdown_all
 
     app = application()
     wizard = TrainWizard(folder=folder)
@@ -29,7 +29,11 @@ def open_wizard_standalone(folder: Optional[str | os.PathLike] = None) -> int:
     wizard.show()
     wizard.raise_()
     app.exec()
-    shutdown_all()  # the window is gone; let any work end before the interpreter does
+    shutdown_all()  # the window is gone: cancel what runs (a training step is never waited for)
+    if any(job.running for job in live_jobs()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # a training step still in torch: abandoned, as in the main window
     wizard.deleteLater()
     return 0
 

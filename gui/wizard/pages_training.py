@@ -177,7 +177,7 @@ class TrainingPage(QWizardPage):
         self.job = job
         self._set_state(RUNNING, "Starting: loading the images and the network...")
         self.progress.setValue(0)
-        job.start()
+        job.start(on_device=True)  # training waits for, and holds, the model device
 
     def stop(self) -> None:
         if self.job is not None and self.state == RUNNING:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from engine import store as S
+from engine.review.codec import encode_detections
+from engine.review.vocabulary import Vocabulary
 from engine.store import ACCEPTED, REJECTED, RELABELLED, Decision, ReviewStore, StoreError
 from engine.types import CroppedMask, Detections
 
@@ -149,7 +151,7 @@ def test_saving_again_replaces_result_and_decisions(store, image):
     assert rid2 != rid
     assert store.load_result(image, "m").decisions == {}
     with pytest.raises(StoreError):
-        store.set_decision(rid, 0, Decision(ACCEPTED))
+        store.set_decision(rid, 0, Decision(ACCEPTED)).wait()
 
 
 def test_wal_mode_and_schema_version(store, image):
@@ -207,13 +209,14 @@ def test_masks_are_stored_compactly(store, image):
 
 
 KILL_SCRIPT = """
-import os, signal, sys
+import os, signal, sys, time
 from engine.store import ReviewStore, Decision, ACCEPTED
 from engine.types import Detections
 store = ReviewStore(sys.argv[1])
 rid = store.save_result(sys.argv[2], "m", Detections.empty((4, 4), ("bg", "a")))
-store.set_decision(rid, 1, Decision(ACCEPTED))
+store.set_decision(rid, 1, Decision(ACCEPTED))  # queued: returns at once
 print("decided", flush=True)
+time.sleep(1.0)  # the promise: no decision older than one second is lost
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -268,7 +271,7 @@ def test_classifier_labels_go_with_their_result(store, image):
     assert conn.execute("SELECT COUNT(*) FROM classifier_label").fetchone()[0] == 0
     conn.close()
     with pytest.raises(StoreError):
-        store.save_classifier_labels(rid, SHAPES, 7, LABELS)  # the replaced result is gone
+        store.save_classifier_labels(rid, SHAPES, 7, LABELS).wait()  # the replaced result is gone
     store.save_classifier_labels(rid2, SHAPES, 7, LABELS)
     store.forget(image)
     assert store.classifier_labels(rid2, SHAPES, 7) is None
@@ -312,12 +315,12 @@ def test_a_schema_1_file_opens_keeping_results_and_decisions(tmp_path, image):
     conn.execute("PRAGMA journal_mode=WAL")
     media = conn.execute("INSERT INTO media (path, size, mtime_ns) VALUES (?,?,?)",
                          (S.media_key(image), stamp.size, stamp.mtime_ns)).lastrowid
-    vocabulary = conn.execute("INSERT INTO vocabulary (json) VALUES (?)", (S._vocabulary_json(det),)).lastrowid
+    vocabulary = conn.execute("INSERT INTO vocabulary (json) VALUES (?)", (Vocabulary.of(det).to_json(),)).lastrowid
     rid = conn.execute(
         "INSERT INTO result (media_id, model, frame, height, width, vocabulary_id, count, scores, payload,"
         " inference_seconds, failure, reviewed, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (media, "m", S.STILL, 60, 80, vocabulary, 3, det.scores.astype(np.float32).tobytes(),
-         S.encode_detections(det), 0.25, "", 1, 1.0)).lastrowid
+         encode_detections(det), 0.25, "", 1, 1.0)).lastrowid
     conn.execute("INSERT INTO decision VALUES (?,?,?,?,?)", (rid, 1, RELABELLED, 3, 1.0))
     conn.execute("INSERT INTO decision VALUES (?,?,?,?,?)", (rid, 2, REJECTED, None, 1.0))
     conn.commit()

@@ -94,22 +94,25 @@ class FakeDetector:
 
 
 @pytest.fixture
-def fake_model(monkeypatch):
-    """Replace the model with FakeDetector (fast, deterministic) for window-logic tests."""
-    from gui import jobs
+def fake_model():
+    """A FakeDetector (fast, deterministic) for window-logic tests: `make_window` and
+    `scheduler` hand it to the device scheduler through its detector factory."""
+    return FakeDetector()
 
-    detector = FakeDetector()
 
-    def detector_for(self, model, device):
-        self.model_state.emit("ready", model, detector.device_info.description)
-        return detector
+def factory_for(request):
+    """The detector factory a test asked for: the fake one with `fake_model`, else the real."""
+    from gui.scheduler import load_detector
 
-    monkeypatch.setattr(jobs._ModelWorker, "_detector_for", detector_for)
-    return detector
+    for name in ("fake_model", "blob_model"):
+        if name in request.fixturenames:
+            detector = request.getfixturevalue(name)
+            return lambda model, device: detector
+    return load_detector
 
 
 @pytest.fixture
-def make_window(qtbot, sightline_home):
+def make_window(qtbot, sightline_home, request):
     """make_window(paths=(), store=None) -> a shown MainWindow on the demo model, CPU."""
     from gui.main_window import MainWindow
 
@@ -118,7 +121,7 @@ def make_window(qtbot, sightline_home):
     def make(paths=(), store=None, model="demo-shapes", size=(1280, 800)):
         settings = QSettings(str(sightline_home / "settings.ini"), QSettings.Format.IniFormat)
         store = store or ReviewStore(sightline_home / "review.sqlite3")
-        window = MainWindow(store, settings, model, "cpu")
+        window = MainWindow(store, settings, model, "cpu", detector_factory=factory_for(request))
         window.resize(*size)
         window.show()
         qtbot.waitExposed(window)

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from gui import app as app_module
-from gui.review.exporting import CSV, INCLUDE_ACCEPTED
+from engine.review.exporting import CSV, INCLUDE_ACCEPTED
 from tests.gui.helpers import wait_for_review
 
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from engine.store import ACCEPTED, REJECTED, Decision
 from engine.types import CroppedMask, Detections
-from gui.review.session import ImageReview, ViewFilter
+from engine.review import ReviewRecord, ViewFilter
 from gui.viewer.canvas import Canvas
 from gui.viewer.image_item import ImageItem, Pyramid
 from engine.draw import OverlayStyle
@@ -18,7 +18,7 @@ from gui.viewer.overlays import DetectionItem
 NAMES = ("__background__", "circle", "square", "triangle")
 
 
-def review_of(height=200, width=300) -> ImageReview:
+def review_of(height=200, width=300) -> ReviewRecord:
     big = np.zeros((80, 80), bool)
     big[10:70, 10:70] = True
     small = np.ones((20, 20), bool)
@@ -28,7 +28,7 @@ def review_of(height=200, width=300) -> ImageReview:
         masks=(CroppedMask(20, 20, big), CroppedMask(50, 50, small)),
         keypoints=np.array([[[30, 30, 1], [90, 90, 1]], [[55, 55, 1], [65, 65, 0]]], np.float32),
         keypoint_names=("a", "b"), skeleton=((0, 1),))
-    return ImageReview("/x.png", "demo-shapes", 1, det)
+    return ReviewRecord("/x.png", "demo-shapes", 1, det)
 
 
 def test_pyramid_halves_down_to_screen_sizes():
@@ -81,13 +81,13 @@ def test_canvas_shows_filters_and_picks(qtbot):
     canvas.show()
     review = review_of()
     canvas.show_image(Pyramid(np.zeros((200, 300, 3), np.uint8)))
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.5)), -1, OverlayStyle())
+    canvas.show_review(review, ViewFilter(min_score=0.5).visible(review), -1, OverlayStyle())
     assert canvas.shown_indices() == [0, 1]
     assert canvas.detection_at(QPointF(60, 60)) == 1  # smallest box wins where masks overlap
     assert canvas.detection_at(QPointF(30, 80)) == 0
     assert canvas.detection_at(QPointF(250, 150)) == -1
     items_before = canvas.item(0), canvas.item(1)
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.8)), 0, OverlayStyle(masks=False))
+    canvas.show_review(review, ViewFilter(min_score=0.8).visible(review), 0, OverlayStyle(masks=False))
     assert canvas.shown_indices() == [0]
     assert (canvas.item(0), canvas.item(1)) == items_before  # re-filtered, not rebuilt
     assert canvas.item(0).selected and not canvas.item(0).options.masks
@@ -99,10 +99,10 @@ def test_rejected_style_and_labels(qtbot):
     review = review_of()
     review.decisions = {0: Decision(ACCEPTED), 1: Decision(REJECTED)}
     canvas.show_image(Pyramid(np.zeros((200, 300, 3), np.uint8)))
-    canvas.show_review(review, review.visible(ViewFilter(min_score=0.0, show_rejected=True)), -1, OverlayStyle())
+    canvas.show_review(review, ViewFilter(min_score=0.0, show_rejected=True).visible(review), -1, OverlayStyle())
     assert canvas.item(1).state == REJECTED and canvas.item(1).label.struck
     assert canvas.item(0).label.text.startswith("✓ circle")
-    assert review.visible(ViewFilter(min_score=0.0)).tolist() == [0]
+    assert ViewFilter(min_score=0.0).visible(review).tolist() == [0]
     canvas.grab()  # paints every item without error
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from dataclasses import replace
 
 import pytest
 import torch
-from PySide6.QtCore import QThread, Qt
+from PySide6.QtCore import Qt
 
 from engine.classify import Classifier
 from engine.images import load_image
@@ -24,9 +25,9 @@ from engine.train import TrainConfig, save_classifier, scan_dataset, train_class
 from engine.train.synthetic import write_shapes
 from engine.weights import user_models_dir
 from gui.review.classifier_labels import CROP_PADDING
-from gui.review.session import boxes_fingerprint
+from engine.review import boxes_fingerprint
 from gui.review.detection_table import CLASSIFIER_COLUMN
-from gui.review.exporting import COCO, CSV, INCLUDE_ALL, ExportRequest
+from engine.review.exporting import COCO, CSV, INCLUDE_ALL, ExportRequest
 from tests.gui.helpers import key, wait_for_review
 
 CLASS_NAMES = ("Circle", "SQUARE", "triangle")  # the detector's are lower case: matched regardless of case
@@ -234,7 +235,7 @@ def test_the_classifier_runs_on_the_model_thread_after_a_detection(qtbot, make_w
     real = classifier_labels.label_boxes
 
     def label_boxes(*args):
-        runs.append((QThread.currentThread().objectName(), window.jobs.running))
+        runs.append((threading.current_thread().name, window.jobs.running))
         return real(*args)
 
     monkeypatch.setattr(classifier_labels, "label_boxes", label_boxes)
@@ -243,7 +244,7 @@ def test_the_classifier_runs_on_the_model_thread_after_a_detection(qtbot, make_w
     wait_for_labels(qtbot, window)
     assert len(runs) == 1
     thread, running = runs[0]
-    assert thread == "sightline-model"
+    assert thread == "sightline-device"
     assert running is not None and not running.uses_detector  # nothing else on the device meanwhile
     qtbot.waitUntil(lambda: window.store.load_result(scenes[1], "demo-shapes") is not None, timeout=30_000)
 

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from pycocotools.coco import COCO
 
 from engine.store import ACCEPTED, REJECTED, Decision
-from gui.review.exporting import COCO as COCO_KIND
-from gui.review.exporting import CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, ExportRequest
+from engine.review.exporting import COCO as COCO_KIND
+from engine.review.exporting import CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, ExportRequest
 from tests.gui.helpers import MODEL_TIMEOUT_MS, drop_paths, key, wait_for_review
 
 

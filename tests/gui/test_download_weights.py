@@ -136,6 +136,6 @@ def test_closing_the_window_cancels_the_download(qtbot, no_torch_weights, make_w
     window, panel = start_slow_download(qtbot, make_window, monkeypatch, tmp_path)
     qtbot.waitUntil(lambda: panel.download_bar.value() > 0, timeout=30_000)
     began = time.monotonic()
-    window.close()  # the pool waits for the download, which stops at its next block
-    assert time.monotonic() - began < 5
-    assert hub_files(no_torch_weights) == []
+    window.close()  # never waits: the download stops at its next block and removes its file
+    assert time.monotonic() - began < 1
+    qtbot.waitUntil(lambda: hub_files(no_torch_weights) == [], timeout=10_000)

@@ -7,7 +7,7 @@ import pytest
 
 from engine.store import ACCEPTED, REJECTED, RELABELLED, Decision, ReviewStore
 from engine.types import Detections
-from gui.review.exporting import (COCO, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
+from engine.review.exporting import (COCO, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
                                   ExportError, ExportRequest, annotated_name, export_results, reviewed_item)
 
 NAMES = ("__background__", "circle", "square", "triangle")

@@ -14,16 +14,9 @@ from tests.engine.video_helpers import BlobDetector, iou
 
 
 @pytest.fixture
-def blob_model(monkeypatch):
-    from gui import jobs
-
+def blob_model():
+    """Handed to the window's device scheduler by `make_window` (tests/gui/conftest.py)."""
     detector = BlobDetector()
-
-    def detector_for(self, model, device):
-        self.model_state.emit("ready", model, "Blob CPU")
-        return detector
-
-    monkeypatch.setattr(jobs._ModelWorker, "_detector_for", detector_for)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield detector

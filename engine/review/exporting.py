@@ -1,6 +1,10 @@
 """Export of reviewed results (COCO JSON, CSV, annotated images), read from the review store.
-Runs in the background; no Qt. Every file is written atomically, and no export ever writes
-over one of the images being exported."""
+The window and `sightline export` both call `export_results`. Every file is written
+atomically, and no export ever writes over one of the images being exported.
+
+Each exported annotation carries its review state (`review_state`), the model's own class
+where a reviewer relabelled it (`original_category_id`), and the chosen classifier's label
+(`classifier_label`, `classifier_score`) where one was made from these very boxes."""
 
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ import numpy as np
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
 from engine.images import ImageLoadError, load_image
-from engine.store import ACCEPTED, REJECTED, RELABELLED, ClassifierKey, ReviewStore, StoredResult
+from engine.review.record import RELABELLED, ReviewRecord, boxes_fingerprint
+from engine.review.view import INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED, ExportSelection
+from engine.store import ClassifierKey, ReviewStore
 from engine.types import CancelToken, Detections, Progress
-from gui.review.session import ImageReview, boxes_fingerprint
 
 COCO, CSV, IMAGES = "coco", "csv", "images"
-INCLUDE_ALL, INCLUDE_NOT_REJECTED, INCLUDE_ACCEPTED = "all", "not_rejected", "accepted"
+KINDS = (COCO, CSV, IMAGES)
+__all__ = ["COCO", "CSV", "IMAGES", "INCLUDE_ACCEPTED", "INCLUDE_ALL", "INCLUDE_NOT_REJECTED", "ExportError",
+           "ExportReport", "ExportRequest", "export_results"]
 
 
 class ExportError(Exception):
@@ -31,7 +38,7 @@ class ExportRequest:
     kind: str  # COCO, CSV or IMAGES
     destination: Path  # a file (COCO, CSV) or a folder (IMAGES)
     paths: list[str]
-    model: str
+    model: str  # "" with `frames`: each entry's own model
     min_score: float = 0.0
     hidden_classes: frozenset = frozenset()
     include: str = INCLUDE_NOT_REJECTED
@@ -41,6 +48,13 @@ class ExportRequest:
     classifier_labels: dict = field(default_factory=dict)
     # the chosen classifier: labels it stored for images not in `classifier_labels` go out too
     classifier: Optional[ClassifierKey] = None
+    # (path, model, frame) of each result to export instead of `paths` with `model`'s still
+    # images: how `sightline export` takes video frames and several models from the store
+    entries: Optional[list] = None
+
+    @property
+    def selection(self) -> ExportSelection:
+        return ExportSelection(self.min_score, self.hidden_classes, self.include, self.only_reviewed)
 
 
 @dataclass
@@ -59,25 +73,13 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
 
 def check_destination(request: ExportRequest) -> None:
     """Refuse a destination that is one of the images being exported."""
-    if request.kind != IMAGES and any(_same_file(request.destination, p) for p in request.paths):
+    if request.kind not in KINDS:
+        raise ExportError(f"unknown export kind '{request.kind}' (one of {', '.join(KINDS)})")
+    if request.kind != IMAGES and any(_same_file(request.destination, p) for p, _, _ in _wanted(request)):
         raise ExportError(f"{request.destination} is one of the images; choose another file name")
 
 
-def keep_indices(review: ImageReview, request: ExportRequest) -> list[int]:
-    keep = []
-    for i in review.above(request.min_score).tolist():
-        state = review.state(i)
-        if review.name(i) in request.hidden_classes:
-            continue
-        if request.include == INCLUDE_ACCEPTED and state not in (ACCEPTED, RELABELLED):
-            continue
-        if request.include == INCLUDE_NOT_REJECTED and state == REJECTED:
-            continue
-        keep.append(i)
-    return keep
-
-
-def classifier_predictions(stored: StoredResult, request: ExportRequest,
+def classifier_predictions(stored: ReviewRecord, request: ExportRequest,
                            store: Optional[ReviewStore] = None) -> Optional[list]:
     """The classifier's labels of this stored result, when they were made from these very boxes:
     those labelled this session, else those the review store kept."""
@@ -85,8 +87,8 @@ def classifier_predictions(stored: StoredResult, request: ExportRequest,
     found = request.classifier_labels.get(stored.result_id)
     if found is not None:
         made_from, predictions = found
-    elif store is not None and request.classifier is not None:
-        made_from, predictions = fingerprint, store.classifier_labels(stored.result_id, request.classifier, fingerprint)
+    elif store is not None:
+        made_from, predictions = fingerprint, stored_labels(store, stored, request.classifier, fingerprint)
     else:
         return None
     if predictions is None or made_from != fingerprint or len(predictions) != len(stored.detections):
@@ -94,10 +96,22 @@ def classifier_predictions(stored: StoredResult, request: ExportRequest,
     return predictions
 
 
-def reviewed_item(stored: StoredResult, request: ExportRequest, store: Optional[ReviewStore] = None) -> ExportItem:
+def stored_labels(store: ReviewStore, stored: ReviewRecord, classifier: Optional[ClassifierKey],
+                  fingerprint: int) -> Optional[list]:
+    """Labels the store kept for this result: from `classifier`, else (no classifier chosen,
+    as from the command line) from the newest classifier that labelled it."""
+    candidates = [classifier] if classifier is not None else store.classifiers_of(stored.result_id)
+    for key in candidates:
+        found = store.classifier_labels(stored.result_id, key, fingerprint)
+        if found is not None:
+            return found
+    return None
+
+
+def reviewed_item(stored: ReviewRecord, request: ExportRequest, store: Optional[ReviewStore] = None) -> ExportItem:
     """The stored result as exported: filtered, relabels applied, review state per annotation."""
-    review = ImageReview.from_stored(stored)
-    keep = keep_indices(review, request)
+    review = stored
+    keep = request.selection.indices(review)
     det = stored.detections.select(np.array(keep, np.int64))
     det = replace(det, labels=np.array([review.label(i) for i in keep], np.int64))
     predictions = classifier_predictions(stored, request, store)
@@ -110,26 +124,37 @@ def reviewed_item(stored: StoredResult, request: ExportRequest, store: Optional[
             label, probability = predictions[i][0]
             extra["classifier_label"], extra["classifier_score"] = label, round(float(probability), 5)
         extras.append(extra)
-    return ExportItem(stored.path, det, {"reviewed": stored.reviewed}, extras)
+    image_extras = {"reviewed": stored.reviewed}
+    if stored.frame is not None:
+        image_extras["frame_index"] = int(stored.frame)
+    return ExportItem(stored.path, det, image_extras, extras)
+
+
+def _wanted(request: ExportRequest) -> list[tuple[str, str, Optional[int]]]:
+    if request.entries is not None:
+        return [(e.path, e.model, e.frame) for e in request.entries]
+    return [(p, request.model, None) for p in request.paths]
 
 
 def collect(request: ExportRequest, store: ReviewStore, report: ExportReport, cancel: Optional[CancelToken],
             progress: Optional[Callable[[Progress], None]]):
     """(items, a Detections that carries the model's vocabulary) for the request's images."""
     items, vocabulary = [], None
-    for n, path in enumerate(request.paths):
+    wanted = _wanted(request)
+    selection = request.selection
+    for n, (path, model, frame) in enumerate(wanted):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        stored = store.load_result(path, request.model)
+        stored = store.load_result(path, model, frame)
         if stored is None:
             report.not_analysed += 1
-        elif stored.detections.failure:
+        elif stored.failure or stored.damaged:
             report.failed += 1
-        elif stored.reviewed or not request.only_reviewed:
+        elif selection.takes(stored):
             vocabulary = vocabulary or stored.detections
             items.append(reviewed_item(stored, request, store))
         if progress is not None and n % 50 == 0:
-            progress(Progress(n, len(request.paths), "reading results"))
+            progress(Progress(n, len(wanted), "reading results"))
     return items, vocabulary
 
 
@@ -153,9 +178,10 @@ def export_results(request: ExportRequest, store: ReviewStore, cancel: Optional[
     return report
 
 
-def annotated_name(path: str, folder: Path, used: set[str], inputs: set[str]) -> Path:
-    """`<stem>.annotated.png`, numbered when taken by another export or by an input image."""
-    stem = Path(path).stem
+def annotated_name(path: str, folder: Path, used: set[str], inputs: set[str], frame: Optional[int] = None) -> Path:
+    """`<stem>.annotated.png` (`<stem>-frame<N>.annotated.png` for a video frame), numbered
+    when taken by another export or by an input image."""
+    stem = Path(path).stem if frame is None else f"{Path(path).stem}-frame{frame}"
     candidate, n = folder / f"{stem}.annotated.png", 1
     while candidate.name in used or os.path.normcase(os.path.realpath(candidate)) in inputs:
         n += 1
@@ -167,18 +193,38 @@ def annotated_name(path: str, folder: Path, used: set[str], inputs: set[str]) ->
 def write_annotated(items: list[ExportItem], request: ExportRequest, report: ExportReport,
                     cancel: Optional[CancelToken], progress) -> None:
     folder = Path(request.destination)
-    inputs = {os.path.normcase(os.path.realpath(p)) for p in request.paths}
+    inputs = {os.path.normcase(os.path.realpath(p)) for p, _, _ in _wanted(request)}
     used: set[str] = set()
     for n, item in enumerate(items):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        try:
-            image = load_image(item.file_name)
-        except ImageLoadError:
+        frame = item.image_extras.get("frame_index")
+        image = _picture(item.file_name, frame)
+        if image is None:
             report.failed += 1
             continue
         names = [item.detections.class_names[label] for label in item.detections.labels]
         png = encode_png(draw_detections(image, item.detections, names=names))
-        report.written.append(write_bytes_atomic(annotated_name(item.file_name, folder, used, inputs), png))
+        target = annotated_name(item.file_name, folder, used, inputs, frame)
+        report.written.append(write_bytes_atomic(target, png))
         if progress is not None:
             progress(Progress(n + 1, len(items), "writing images"))
+
+
+def _picture(path: str, frame: Optional[int]) -> Optional[np.ndarray]:
+    """The image, or the video's frame, as RGB; None when it cannot be read any more."""
+    if frame is None:
+        try:
+            return load_image(path)
+        except ImageLoadError:
+            return None
+    from engine.video_io import VideoError, VideoReader
+
+    try:
+        reader = VideoReader(path)
+    except VideoError:
+        return None
+    try:
+        return reader.read(int(frame))
+    finally:
+        reader.close()
