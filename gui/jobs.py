@@ -19,6 +19,7 @@ clears what has not started and sets the `CancelToken` of what has.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 import traceback
@@ -34,6 +35,7 @@ from engine.detect import Detector  # imported here, not in the worker: imports 
 from engine.images import ImageLoadError, load_image
 from engine.types import CancelToken, Detections, Progress
 
+log = logging.getLogger(__name__)
 # --- short tasks -----------------------------------------------------------------------------
 
 
@@ -110,12 +112,9 @@ class TaskPool(QObject):
 
     def _on_failed(self, task: Task, message: str) -> None:
         self._live.discard(id(task))
+        log.error("background task %s failed: %s", getattr(task.fn, "__qualname__", task.fn), message)
         if task.on_error is not None:
             task.on_error(message.splitlines()[0])
-        else:
-            import sys
-
-            sys.stderr.write(f"sightline: background task failed: {message}\n")
 
     @property
     def busy(self) -> bool:
@@ -184,6 +183,7 @@ class _ModelWorker(QObject):
         try:
             detector = self._detector_for(job.model, job.device)
         except Exception as exc:  # noqa: BLE001 - missing weights, bad device, broken file
+            log.exception("model %s on %s cannot run", job.model, job.device)
             self.model_state.emit("failed", job.model, str(exc))
             self.finished.emit(JobResult(job, model_error=str(exc)))
             return
@@ -197,6 +197,7 @@ class _ModelWorker(QObject):
         try:
             value = job.work(detector, job.cancel)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, the worker lives on
+            log.exception("model job %s failed", job.job_id)
             return JobResult(job, failure=f"{type(exc).__name__}: {exc}", cancelled=job.cancel.cancelled)
         return JobResult(job, value=value, cancelled=job.cancel.cancelled)
 
@@ -205,6 +206,7 @@ class _ModelWorker(QObject):
         try:
             value = job.work(job.cancel)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, the worker lives on
+            log.exception("model job %s failed", job.job_id)
             return JobResult(job, failure=f"{type(exc).__name__}: {exc}", cancelled=job.cancel.cancelled)
         return JobResult(job, value=value, cancelled=job.cancel.cancelled)
 
@@ -216,11 +218,13 @@ class _ModelWorker(QObject):
         except ImageLoadError as exc:
             detections = Detections.empty((0, 0), detector.class_names, model_name=job.model, failure=exc.reason)
         except Exception as exc:  # noqa: BLE001 - one bad image never stops the others
+            log.exception("analysing %s failed", job.path)
             detections = Detections.empty((0, 0), detector.class_names, model_name=job.model,
                                           failure=f"analysis failed: {exc}")
         try:
             result_id = self.store.save_result(job.path, job.model, detections)
         except Exception as exc:  # noqa: BLE001 - a vanished file or a full disk
+            log.exception("the result for %s was not saved", job.path)
             return JobResult(job, detections, None, failure=detections.failure or f"not saved: {exc}")
         return JobResult(job, detections, result_id, failure=detections.failure)
 

@@ -10,6 +10,7 @@ the token and the engine stops at its next check.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from typing import Any, Callable, Optional
@@ -64,6 +65,7 @@ class _Thread(QThread):
         except Cancelled:
             self.outcome = (None, Cancelled())  # no traceback: it would tie frames to this QThread
         except BaseException as exc:  # noqa: BLE001 - every failure is shown to the user
+            logging.getLogger(__name__).error("wizard job failed", exc_info=exc)
             self.outcome = (None, describe_error(exc))
 
 

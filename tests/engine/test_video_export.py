@@ -72,7 +72,7 @@ def test_results_are_held_between_analysed_frames(analysed, tmp_path):
             wrong = draw_detections(frame, by_frame[later]).astype(int) if later else plain
             overlay = (held != plain).any(axis=2) | (wrong != plain).any(axis=2)  # where it matters
 
-            def off(expected):
+            def off(expected, got=got, overlay=overlay):
                 return np.abs(got - expected)[overlay].mean()
 
             assert off(held) < off(plain) / 3 and off(held) < off(wrong) / 3, index
