@@ -78,10 +78,10 @@ class ExceptionReporter(QObject):
 
 
 def install_exception_dialog(app: QApplication) -> ExceptionReporter:
-    """Once per application; returns the reporter (tests look at its dialog)."""
-    reporter = app.findChild(ExceptionReporter)
-    if reporter is None:
+    """One reporter per application, made sys.excepthook (again, if something replaced it)."""
+    reporter = app.findChild(ExceptionReporter) or ExceptionReporter(app)
+    if sys.excepthook != reporter.hook:
         install_excepthooks()
-        reporter = ExceptionReporter(app)
+        reporter.previous = sys.excepthook
         sys.excepthook = reporter.hook
     return reporter

@@ -1,0 +1,66 @@
+"""The window as the desktop sees it: icon and desktop file name, Help > About with the version
+and folders, and the dialog an unhandled exception brings up while the app keeps running."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine.about import APP_ID, version
+from engine.logs import setup_logging
+from engine.paths import log_file
+from gui import app as app_module
+from gui.about import install_about
+from gui.crash_dialog import ErrorDialog, install_exception_dialog
+
+
+def test_identity_icon_and_desktop_file_name(qapp):
+    app_module.application()
+    assert qapp.desktopFileName() == APP_ID and qapp.applicationVersion() == version()
+    sizes = {s.width() for s in qapp.windowIcon().availableSizes()}
+    assert {16, 32, 48, 256} <= sizes
+
+
+def test_about_shows_version_data_folder_and_log_file(qtbot, make_window, scenes, sightline_home):
+    window = make_window(scenes[:1])
+    install_about(window)
+    shown = []
+    qtbot.waitUntil(lambda: window.isVisible())
+    QTimer.singleShot(0, lambda: shown.append(window.findChild(QMessageBox)))
+    next(a for a in window.actions() if a.objectName() == "about").trigger()
+    qtbot.waitUntil(lambda: bool(shown) and shown[0] is not None and shown[0].isVisible(), timeout=5000)
+    text = shown[0].text()
+    assert version() in text and str(sightline_home) in text and str(log_file()) in text
+    shown[0].close()
+
+
+@pytest.mark.qt_no_exception_capture
+def test_an_unhandled_exception_shows_a_dialog_and_the_app_keeps_running(qtbot, qapp, monkeypatch, make_window,
+                                                                         scenes, sightline_home):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # put back after the test
+    setup_logging(console=False)
+    reporter = install_exception_dialog(qapp)
+    window = make_window(scenes[:1])
+    later = []
+
+    def broken_slot():
+        raise RuntimeError("the overlay went wrong")
+
+    QTimer.singleShot(0, broken_slot)
+    QTimer.singleShot(0, broken_slot)
+    QTimer.singleShot(50, lambda: later.append(True))
+    qtbot.waitUntil(lambda: reporter.dialog is not None and reporter.dialog.count == 2 and bool(later), timeout=10_000)
+    dialog = reporter.dialog
+    assert isinstance(dialog, ErrorDialog) and dialog.isVisible() and window.isVisible()
+    assert "RuntimeError: the overlay went wrong" in dialog.message.text() and "2 errors" in dialog.message.text()
+    assert len(QApplication.topLevelWidgets()) and sum(isinstance(w, ErrorDialog) and w.isVisible()
+                                                      for w in QApplication.topLevelWidgets()) == 1
+    dialog.copy_button.click()
+    copied = QApplication.clipboard().text()
+    assert "Traceback" in copied and "broken_slot" in copied
+    logged = log_file().read_text()
+    assert "unhandled exception" in logged and "the overlay went wrong" in logged
+    dialog.close()
