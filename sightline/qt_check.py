@@ -19,8 +19,9 @@ from typing import Optional
 RUNTIME_LIBRARIES = ("libxcb-cursor.so.0",)
 _SONAME = re.compile(r"^(lib[\w+.-]+?)\.so\.(\d+)")
 PACKAGE_NAMES = {"libX11-xcb.so.1": "libx11-xcb1", "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1",
-                 "libOpenGL.so.0": "libopengl0", "libGLX.so.0": "libglx0", "libdbus-1.so.3": "libdbus-1-3",
-                 "libglib-2.0.so.0": "libglib2.0-0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0"}
+                 "libOpenGL.so.0": "libopengl0", "libGLX.so.0": "libglx0", "libGLdispatch.so.0": "libglvnd0",
+                 "libdbus-1.so.3": "libdbus-1-3", "libglib-2.0.so.0": "libglib2.0-0",
+                 "libxkbcommon-x11.so.0": "libxkbcommon-x11-0"}
 
 
 def platform_plugin() -> str:
