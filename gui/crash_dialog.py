@@ -5,6 +5,7 @@ while the dialog is open are added to it, never stacked as more dialogs."""
 
 from __future__ import annotations
 
+import html
 import sys
 import traceback
 from typing import Optional
@@ -44,8 +45,9 @@ class ErrorDialog(QDialog):
     def add(self, message: str, details: str) -> None:
         self.count += 1
         more = f" ({self.count} errors so far)" if self.count > 1 else ""
-        self.message.setText(f"<b>{message}</b>{more}<br>Sightline keeps running, but what you were doing may "
-                             f"not have finished. The details are also in the log file {log_file()}.")
+        self.message.setText(f"<b>{html.escape(message)}</b>{more}<br>Sightline keeps running, but what you were "
+                             f"doing may not have finished. The details are also in the log file "
+                             f"{html.escape(str(log_file()))}.")
         self.details.appendPlainText(details)
 
     def copy_details(self) -> None:

@@ -15,6 +15,7 @@ from typing import Optional
 from engine.about import version
 from engine.cli import COMMANDS, add_log_level, build_parser, run_command
 from engine.console import EXIT_USAGE, error
+from engine.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return EXIT_USAGE
         from sightline import desktop
 
+        setup_logging(options.log_level)
         return desktop.install() if options.install_desktop else desktop.uninstall()
     if rest and rest[0] in COMMANDS:
         return run_engine_command(rest, options.log_level)
