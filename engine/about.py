@@ -1,9 +1,8 @@
-"""What this installation is: its name, desktop id and version, and where it keeps things
-(shown by `sightline --version` and Help > About)."""
+"""What this installation is: its name, desktop id and version (`sightline --version`), and
+where it keeps things (Help > About)."""
 
 from __future__ import annotations
 
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -33,7 +32,3 @@ def locations() -> list[tuple[str, str]]:
 
 def _install_dir() -> Path:
     return Path(__file__).resolve().parent.parent
-
-
-def python_version() -> str:
-    return sys.version.split()[0]

@@ -64,3 +64,22 @@ def test_an_unhandled_exception_shows_a_dialog_and_the_app_keeps_running(qtbot, 
     logged = log_file().read_text()
     assert "unhandled exception" in logged and "the overlay went wrong" in logged
     dialog.close()
+
+
+def test_a_background_error_lands_in_the_log_file(qtbot, sightline_home):
+    from gui.jobs import TaskPool
+
+    setup_logging(console=False)
+    pool = TaskPool(threads=1)
+    shown = []
+
+    def unreadable_thumbnail(path):
+        raise OSError(f"{path}: disk went away")
+
+    pool.submit(unreadable_thumbnail, "/photos/a.jpg", on_error=shown.append)
+    pool.submit(unreadable_thumbnail, "/photos/b.jpg")  # nobody listening: the log still gets it
+    qtbot.waitUntil(lambda: bool(shown) and not pool.busy, timeout=10_000)
+    pool.shutdown()
+    logged = log_file().read_text()
+    assert "/photos/a.jpg: disk went away" in logged and "/photos/b.jpg: disk went away" in logged
+    assert "unreadable_thumbnail" in logged and "Traceback" in logged

@@ -50,7 +50,8 @@ def installed(wheel, tmp_path_factory) -> Path:
     ours = dict.fromkeys(site.getsitepackages() + [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
     (purelib / "test-environment.pth").write_text("\n".join(ours) + "\n")
     python = env_dir / "bin" / "python"
-    run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel], cwd=env_dir, env=clean_env(env_dir))
+    run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", "-q", wheel], cwd=env_dir,
+        env=clean_env(env_dir))
     return env_dir
 
 
