@@ -55,7 +55,7 @@ def setup_logging(level: Optional[str] = None, console: bool = True) -> Optional
         handler.close()
     wanted = _level(level, logging.WARNING)
     file_level = min(wanted, logging.INFO)
-    root.setLevel(min(file_level, wanted))
+    root.setLevel(file_level)
     path = paths.log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
