@@ -3,7 +3,10 @@ and folders, and the dialog an unhandled exception brings up while the app keeps
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -83,3 +86,20 @@ def test_a_background_error_lands_in_the_log_file(qtbot, sightline_home):
     logged = log_file().read_text()
     assert "/photos/a.jpg: disk went away" in logged and "/photos/b.jpg: disk went away" in logged
     assert "unreadable_thumbnail" in logged and "Traceback" in logged
+
+
+def test_settings_move_to_the_config_folder_once(tmp_path):
+    """In a fresh process: Qt reads XDG_CONFIG_HOME once, when it first needs it."""
+    script = (
+        "from PySide6.QtCore import QSettings\n"
+        "from gui.settings import make_settings\n"
+        "old = QSettings('Sightline', 'Sightline'); old.setValue('last_folder', '/photos'); old.sync()\n"
+        "new = make_settings(); print(new.fileName(), new.value('last_folder'))\n"
+        "new.setValue('last_folder', '/videos'); new.sync()\n"
+        "print(make_settings().value('last_folder'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SIGHTLINE_HOME"}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(tmp_path / "sightline" / "settings.ini"), "/photos", "/videos"]
