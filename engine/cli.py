@@ -1,13 +1,18 @@
-"""The `sightline` command. With no command (or only paths) it opens the app window;
-`sightline detect|models|bench|train|classify ...` are the command-line front ends over the
-same engine calls the window uses."""
+"""The engine's commands: `detect`, `models`, `bench`, `train FOLDER`, `classify`. This module
+holds their table and their parser; `python -m engine COMMAND ...` runs one. The `sightline`
+launcher (package `sightline`, above engine and gui) runs the same commands and opens the
+window otherwise."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import Optional
+
+from engine.console import EXIT_USAGE
+from engine.logs import LEVELS, setup_logging
 
 COMMANDS = {
     "detect": "engine.commands.detect",
@@ -18,48 +23,52 @@ COMMANDS = {
     "export": "engine.commands.export",
 }
 
+log = logging.getLogger(__name__)
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sightline",
-        description="Review what detection models see. `sightline [PATH...]` opens the window; "
-        "the commands below work without it.",
-    )
+
+def add_log_level(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    parser.add_argument("--log-level", choices=LEVELS, type=str.lower, default=default,
+                        help="messages at this level and above go to stderr (default warning); the log file "
+                        "keeps info and above")  # fmt: skip
+
+
+def build_parser(prog: str = "sightline") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Review what detection models see: the commands.")
+    add_log_level(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
+        except ModuleNotFoundError as exc:  # a command whose module is not there (yet)
             if exc.name != module_name:
                 raise
             continue
-        module.register(subparsers)
+        add_log_level(module.register(subparsers))
     return parser
 
 
-def _open_window(paths: list[str]) -> int:
+def run_command(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run a parsed command with logging set up; its exit status."""
+    log_file = setup_logging(args.log_level)
+    log.info("sightline %s (log: %s)", " ".join(argv), log_file)
     try:
-        from gui.app import run_app
-    except ImportError as exc:
-        sys.stderr.write(f"sightline: error: the window cannot start: {exc}\n")
-        return 2
-    return run_app(paths)
+        code = int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nsightline: interrupted\n")
+        code = 130
+    log.info("sightline %s: exit status %d", args.command, code)
+    return code
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        return _open_window(argv)
-    parser = build_parser()
+    """`python -m engine COMMAND ...`."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser = build_parser("python -m engine")
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nsightline: interrupted\n")
-        return 130
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return run_command(args, argv)
 
 
 if __name__ == "__main__":

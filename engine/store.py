@@ -173,10 +173,9 @@ class StoredEntry:
 
 
 def default_store_path() -> Path:
-    base = os.environ.get("SIGHTLINE_HOME") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sightline"
-    )
-    return Path(base) / "review.sqlite3"
+    from engine.paths import data_dir
+
+    return data_dir() / "review.sqlite3"
 
 
 # --- the store ------------------------------------------------------------------------------

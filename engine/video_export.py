@@ -1,6 +1,7 @@
 """Writing video results: an annotated video (overlays on every frame of a range, each analysed
 frame's result held until the next one), checked after writing and retried with another codec
-when the preferred one did not work; and per-frame results as COCO JSON or CSV.
+when the preferred one did not work; and per-frame results as COCO JSON or CSV. MP4 is written
+in H.264 through PyAV (engine.video_h264), else with OpenCV's mp4v, else as MJPG .avi.
 
 The annotated video is written to a temporary file in the destination folder, opened again and
 its frame count compared with what was written; only a file that passes is renamed into place.
@@ -23,11 +24,14 @@ from engine.draw import OverlayStyle, draw_detections
 from engine.export import ExportItem, write_coco, write_csv
 from engine.types import CancelToken, Detections, Progress, ProgressCallback
 from engine.video_analysis import FrameResult
+from engine.video_h264 import CODEC as H264
+from engine.video_h264 import H264Writer
 from engine.video_io import Prefetcher, VideoReader, _quiet_opencv
 
 # Preferred codecs per container, then the fallback every OpenCV build with FFmpeg writes.
+# "h264" is PyAV's encoder; the others are OpenCV FourCCs.
 CODECS_BY_SUFFIX = {
-    ".mp4": ("mp4v",), ".m4v": ("mp4v",), ".mov": ("mp4v",),
+    ".mp4": (H264, "mp4v"), ".m4v": (H264, "mp4v"), ".mov": (H264, "mp4v"),
     ".avi": ("MJPG", "XVID"), ".mkv": ("mp4v", "MJPG"), ".webm": ("VP80", "VP90"),
 }
 FALLBACK = ("MJPG", ".avi")
@@ -35,6 +39,10 @@ FALLBACK = ("MJPG", ".avi")
 
 class VideoWriteError(Exception):
     """No codec produced a readable annotated video; str() says what was tried."""
+
+
+class _NoWriter(Exception):
+    """This codec cannot be written here; str() says why."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,20 @@ def _set_default_mode(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def _writer_thread(writer: cv2.VideoWriter, frames: queue.Queue, errors: list) -> None:
+def _open_writer(target: Path, codec: str, fps: float, size: tuple[int, int]):
+    if codec == H264:
+        writer = H264Writer(target, fps, size)
+        if not writer.isOpened():
+            raise _NoWriter(writer.reason)
+        return writer
+    with _quiet_opencv():
+        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*codec), fps, size)
+    if not writer.isOpened():
+        raise _NoWriter("OpenCV could not open a writer for it")
+    return writer
+
+
+def _writer_thread(writer, frames: queue.Queue, errors: list) -> None:
     while True:
         frame = frames.get()
         if frame is None:
@@ -130,16 +151,12 @@ def _writer_thread(writer: cv2.VideoWriter, frames: queue.Queue, errors: list) -
 
 def _write_attempt(source: Path, held: HeldResults, target: Path, fourcc: str, start: int,
                    stop: Optional[int], fps: Optional[float], style: OverlayStyle,
-                   progress: Optional[ProgressCallback], cancel: CancelToken) -> Optional[int]:
-    """Writes the annotated range to `target`; returns frames written (None: no writer opened)."""
+                   progress: Optional[ProgressCallback], cancel: CancelToken) -> int:
+    """Writes the annotated range to `target`; returns frames written (_NoWriter: none opened)."""
     with VideoReader(source) as reader:
         info = reader.info
         total = (stop if stop is not None else reader.frame_count) - start
-        with _quiet_opencv():
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*fourcc), fps or info.fps,
-                                     (info.width, info.height))
-        if not writer.isOpened():
-            return None
+        writer = _open_writer(target, fourcc, fps or info.fps, (info.width, info.height))
         encoded: queue.Queue = queue.Queue(maxsize=8)
         errors: list = []
         thread = threading.Thread(target=_writer_thread, args=(writer, encoded, errors),
@@ -175,7 +192,7 @@ def write_annotated_video(source: str | os.PathLike, results: Mapping[int, Detec
 
     `results` maps analysed frame indices to detections; frames in between show the result of
     the analysed frame before them. The written file is re-opened and its frame count checked;
-    when that fails the next codec in `codec_plan` is tried (e.g. mp4v .mp4, then MJPG .avi).
+    when that fails the next codec in `codec_plan` is tried (e.g. h264 .mp4, mp4v .mp4, MJPG .avi).
     Raises VideoError (bad source), VideoWriteError (nothing worked), Cancelled.
     """
     source, out = Path(source), Path(out)
@@ -188,9 +205,11 @@ def write_annotated_video(source: str | os.PathLike, results: Mapping[int, Detec
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            written = _write_attempt(source, held, tmp, code, start_frame, stop_frame, fps, style, progress, cancel)
-            if written is None:
-                failed.append(f"{code} {target.suffix}: OpenCV could not open a writer for it")
+            try:
+                written = _write_attempt(source, held, tmp, code, start_frame, stop_frame, fps, style, progress,
+                                         cancel)
+            except _NoWriter as exc:
+                failed.append(f"{code} {target.suffix}: {exc}")
                 continue
             if written == 0:
                 raise VideoWriteError(f"{source}: no frame could be read in the range to export")

@@ -18,10 +18,11 @@ from urllib.parse import urlparse
 
 import torch
 
+from engine.paths import data_dir
+from engine.resources import resource
 from engine.types import CancelToken, Cancelled, Progress, ProgressCallback
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
-BUNDLED_MODELS_DIR = RESOURCES_DIR / "models"
+BUNDLED_MODELS_DIR = resource("models")
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 
@@ -51,10 +52,7 @@ def cache_path_for_url(url: str) -> Path:
 
 def user_models_dir() -> Path:
     """Where Sightline keeps models the user trained or imported (not torchvision's)."""
-    base = os.environ.get("SIGHTLINE_HOME") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sightline"
-    )
-    return Path(base) / "models"
+    return data_dir() / "models"
 
 
 def load_weights_file(path: str | os.PathLike) -> dict:

@@ -107,7 +107,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], undo: QAction,
 
 def shortcut_table(actions: dict[str, QAction]) -> str:
     rows = []
-    for name, action in actions.items():
+    for action in actions.values():
         keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
         if keys:
             rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;{action.text().replace('&', '')}</td></tr>")

@@ -14,25 +14,13 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.images import IMAGE_EXTENSIONS
+from engine.paths import data_dir
+from engine.resources import resource
 from engine.store import ReviewStore, StoreError, default_store_path
-from engine.weights import RESOURCES_DIR
+from gui.settings import make_settings
 
-SAMPLES_DIR = RESOURCES_DIR / "samples"
+SAMPLES_DIR = resource("samples")
 SAMPLE_SEEDS = (900001, 900002, 900003, 900004)
-
-
-def sightline_home() -> Optional[Path]:
-    home = os.environ.get("SIGHTLINE_HOME")
-    return Path(home) if home else None
-
-
-def make_settings() -> QSettings:
-    """An INI file under $SIGHTLINE_HOME when set (tests, portable use), else the platform's."""
-    home = sightline_home()
-    if home is not None:
-        home.mkdir(parents=True, exist_ok=True)
-        return QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings("Sightline", "Sightline")
 
 
 def open_store(path: Optional[Path] = None) -> ReviewStore:
@@ -57,7 +45,7 @@ def sample_folder(folder: Path = SAMPLES_DIR) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder
     except OSError:
-        target = (sightline_home() or Path(default_store_path()).parent) / "samples"
+        target = data_dir() / "samples"
         target.mkdir(parents=True, exist_ok=True)
     for seed in SAMPLE_SEEDS:
         path = target / f"scene-{seed}.png"
@@ -83,9 +71,13 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
     app.setApplicationName("Sightline")
     app.setOrganizationName("Sightline")
+    from gui.app_identity import apply_identity
+    from gui.crash_dialog import install_exception_dialog
     from gui.style import apply_style
 
     apply_style(app)
+    apply_identity(app)
+    install_exception_dialog(app)
     return app
 
 
@@ -98,6 +90,9 @@ def create_window(paths: list[str], settings: Optional[QSettings] = None, store:
     store = store or open_store()
     chosen_device = device or str(settings.value("device", "auto"))
     window = MainWindow(store, settings, model or choose_model(settings), chosen_device)
+    from gui.about import install_about
+
+    install_about(window)
     if settings.value("geometry") is None:
         window.resize(1440, 900)
     window.show()

@@ -1,6 +1,7 @@
 """The review window: composition only. The pieces are
 `ReviewController` (state and logic), `Canvas` (photo and overlays), the image list, the
-model/filter panels and the detection table (docks), and `gui.jobs` for all background work.
+model/filter panels and the detection table (docks), `gui.scheduler` for every model job and `gui.work`
+for all other background work.
 
 Room for more: `add_dock(widget, title)` adds a panel (e.g. Video), `menu("Tools")` takes
 more entries (e.g. Train classifier…).

@@ -6,9 +6,9 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from engine.weights import RESOURCES_DIR
+from engine.resources import resource
 
-STYLE_SHEET = RESOURCES_DIR / "style.qss"
+STYLE_SHEET = resource("style.qss")
 
 COLOURS = {
     QPalette.ColorRole.Window: "#25272b",

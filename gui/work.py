@@ -226,9 +226,7 @@ class WorkPool:
         the GUI thread (cancelled: the worker's token was set, or the function raised Cancelled)."""
         worker = Worker(fn, args, name=name or getattr(fn, "__name__", "work"), with_cancel=with_cancel,
                         with_progress=on_progress is not None, stale=stale)
-        worker.connect_outcome(on_done, on_error, on_progress, on_cancelled)
-        if on_error is None:
-            worker.failed.connect(lambda exc: log.error("background work failed: %s", exc))
+        worker.connect_outcome(on_done, on_error, on_progress, on_cancelled)  # failures are logged anyway
         return self.start(worker, priority)
 
     @property

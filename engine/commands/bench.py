@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     bare, full = [], []
     for image in images:
         tensors = detector.to_tensors([image])
-        bare.append(_time(lambda: detector.forward(tensors), detector.device))
-        full.append(_time(lambda: detector.predict([image]), detector.device))
+        bare.append(_time(lambda t=tensors: detector.forward(t), detector.device))
+        full.append(_time(lambda i=image: detector.predict([i]), detector.device))
     bare_ms, full_ms = statistics.median(bare) * 1000, statistics.median(full) * 1000
     out = sys.stdout
     out.write(f"model        {detector.name}{' (random weights)' if args.random_weights else ''}\n")

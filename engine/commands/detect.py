@@ -6,7 +6,6 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from engine import console
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE

@@ -1,5 +1,6 @@
 """`sightline train FOLDER`: fine-tune a ResNet classifier on a folder of labelled images
-(one sub-folder per class, or train/ and val/ folders). With no FOLDER it opens the wizard.
+(one sub-folder per class, or train/ and val/ folders). With no FOLDER the `sightline` launcher
+opens the wizard instead (the engine never opens a window).
 
 The data report, the chosen strategy and the final metrics go to stdout; the progress bar and
 one line per epoch to stderr. The first Ctrl-C stops training and keeps the best epoch so far
@@ -62,15 +63,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--out", default=None, help="model file (or folder) to write (default: a new file in the user models folder)")
     parser.set_defaults(run=run)
     return parser
-
-
-def open_wizard() -> int:
-    try:
-        from gui.wizard import open_wizard_standalone
-    except ImportError as exc:
-        console.error(f"the training wizard cannot open ({exc}); give a FOLDER to train from the command line")
-        return EXIT_USAGE
-    return int(open_wizard_standalone() or 0)
 
 
 class Bars:
@@ -175,7 +167,9 @@ def train(args, report: D.DatasetReport, config: TrainConfig, bars: Bars):
 
 def run(args: argparse.Namespace) -> int:
     if args.folder is None:
-        return open_wizard()
+        console.error("give a FOLDER to train from the command line (`sightline train` with no folder opens the "
+                      "training wizard)")
+        return EXIT_USAGE
     bars = Bars()
     try:
         report = scan(args, bars)

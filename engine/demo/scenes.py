@@ -135,7 +135,7 @@ def make_scene(seed: int) -> Scene:
             visible.append((label, mask, full))
         if all(v.sum() >= MIN_VISIBLE * f.sum() for _, v, f in visible):
             break
-    for label, _mask, full in visible:
+    for _label, _mask, full in visible:
         image[full] = _distinct_colour(rng, image[full])
     shapes = tuple(
         ShapeTruth(label, mask, mask_box(mask), extreme_keypoints(mask))

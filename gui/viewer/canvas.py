@@ -8,21 +8,34 @@ reads a file; updating the filter re-configures existing items (a frame's work).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
-from engine.review import ReviewRecord
-from gui.viewer.image_item import ImageItem
 from engine.draw import OverlayStyle
+from engine.types import Detections
+from gui.viewer.image_item import ImageItem
 from gui.viewer.overlays import DetectionItem
 
 MIN_SCALE, MAX_SCALE = 0.01, 40.0
 CLICK_SLOP = 5  # pixels a press may move and still be a click
 BACKGROUND = QColor(30, 32, 36)
+
+
+class ShownReview(Protocol):
+    """What the canvas draws: detections with, for each, its class name, class and review
+    state (`engine.review.ReviewRecord` fits; the viewer never imports the review)."""
+
+    detections: Detections
+
+    def name(self, index: int) -> str: ...
+
+    def label(self, index: int) -> int: ...
+
+    def state(self, index: int) -> str: ...
 
 
 class Canvas(QGraphicsView):
@@ -45,7 +58,7 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._image: Optional[ImageItem] = None
         self._items: dict[int, DetectionItem] = {}
-        self.review: Optional[ReviewRecord] = None
+        self.review: Optional[ShownReview] = None
         self.visible = np.zeros(0, np.int64)
         self.selected = -1
         self.options = OverlayStyle()
@@ -97,7 +110,7 @@ class Canvas(QGraphicsView):
             self.message = text
             self.viewport().update()
 
-    def show_review(self, review: Optional[ReviewRecord], visible: np.ndarray, selected: int,
+    def show_review(self, review: Optional[ShownReview], visible: np.ndarray, selected: int,
                     options: OverlayStyle, classifier=None) -> None:
         """Show `visible` detections of `review`; items are made once per review and reused.
         `classifier` (a classifier_labels.LabelsView) adds its top label to each tag."""

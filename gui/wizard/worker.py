@@ -9,6 +9,7 @@ with "Analyse all", live video or another model job. A failure arrives as a `Job
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any, Callable
 
@@ -55,6 +56,7 @@ class BackgroundJob(Worker):
         except Cancelled:
             raise
         except BaseException as exc:  # noqa: BLE001 - every failure is shown to the user
+            logging.getLogger(__name__).error("wizard job failed", exc_info=exc)
             raise describe_error(exc) from None
 
     def start(self, on_device: bool = False) -> "BackgroundJob":

@@ -14,7 +14,6 @@ Not collected by pytest (no test_ prefix).
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import tempfile

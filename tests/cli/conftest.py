@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from engine.cli import main
+from sightline.cli import main
 
 
 def _run(*argv) -> tuple[int, str, str]:

@@ -62,7 +62,7 @@ def test_stride_writes_one_coco_image_per_analysed_frame_and_a_video(run, videos
     assert all(im["file_name"] == str(videos / "a.mp4") and im["width"] == 320 for im in images)
     assert "frame_index" in next(csv.reader(table.open()))
     assert _frames(annotated) == 30  # every frame of the range, results held in between
-    assert f"wrote {annotated} (mp4v, 30 frames)" in err
+    assert f"wrote {annotated} (h264, 30 frames)" in err
     assert "3 frames analysed" in err and "a.mp4 [" in err  # the progress bar
 
 

@@ -178,7 +178,7 @@ def test_on_cuda_the_batch_is_measured_then_used(clip, monkeypatch):
             self.batch_size = 4
 
         def predict(self, images):
-            for start in range(0, len(images), self.batch_size):
+            for _start in range(0, len(images), self.batch_size):
                 time.sleep(0.01)  # per call: batches pay
             return super().predict(images)
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from engine import video_export
+import av
+
+from engine import video_export, video_h264
 from engine.draw import draw_detections
 from engine.types import Detections
 from engine.demo.shapes_video import write_shapes_video
@@ -44,10 +46,29 @@ def test_annotated_video_has_every_frame_of_the_range(analysed, tmp_path):
     source, results = analysed
     out = tmp_path / "annotated.mp4"
     report = write_annotated_video(source, {r.frame_index: r.detections for r in results}, out)
-    assert report.path == out and report.codec == "mp4v" and report.frames == 30 and not report.fell_back
+    assert report.path == out and report.codec == "h264" and report.frames == 30 and not report.fell_back
     assert _count(out) == (30, 30)
-    assert str(out) in report.message()
+    assert str(out) in report.message() and "h264" in report.message()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4"]  # no temporary left
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+
+
+def test_without_an_h264_encoder_mp4_falls_back_to_mp4v_and_says_so(analysed, tmp_path, monkeypatch):
+    source, results = analysed
+    monkeypatch.setattr(video_h264, "ENCODERS", ("no-such-encoder",))
+    out = tmp_path / "plain.mp4"
+    report = write_annotated_video(source, {r.frame_index: r.detections for r in results}, out)
+    assert report.path == out and report.codec == "mp4v" and report.fell_back and _count(out) == (30, 30)
+    assert "h264 .mp4: this FFmpeg" in report.message() and "no H.264 encoder" in report.message()
+
+
+def test_h264_pads_odd_frame_sizes(tmp_path):
+    path = tmp_path / "odd.avi"
+    write_shapes_video(path, frames=5, width=161, height=121, fps=10.0, fourcc="MJPG")
+    report = write_annotated_video(path, {}, tmp_path / "odd.mp4")
+    assert report.codec == "h264" and _count(report.path) == (5, 5)
 
 
 def test_a_range_exports_just_that_range(analysed, tmp_path):
@@ -72,7 +93,7 @@ def test_results_are_held_between_analysed_frames(analysed, tmp_path):
             wrong = draw_detections(frame, by_frame[later]).astype(int) if later else plain
             overlay = (held != plain).any(axis=2) | (wrong != plain).any(axis=2)  # where it matters
 
-            def off(expected):
+            def off(expected, got=got, overlay=overlay):
                 return np.abs(got - expected)[overlay].mean()
 
             assert off(held) < off(plain) / 3 and off(held) < off(wrong) / 3, index

@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 import torch
 
 from engine.demo.shapes_video import write_shapes_video

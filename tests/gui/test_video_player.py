@@ -3,7 +3,6 @@ mode, bad files, export. The model is a colour-blob stand-in (exact boxes, no to
 
 from __future__ import annotations
 
-import time
 
 import cv2
 import pytest
@@ -137,7 +136,7 @@ def test_bad_mp4_names_the_file(qtbot, make_window, tmp_path, blob_model, monkey
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
     bad = tmp_path / "holiday.mp4"
     bad.write_text("this is a text file, not a video\n" * 20)
-    window = make_window([bad])
+    make_window([bad])
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert "holiday.mp4" in shown[0] and "not a video" in shown[0]
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CLASSES, make_detections
+from tests.review.conftest import CLASSES, make_detections
 from engine.review import (ACCEPTED, INCLUDE_ACCEPTED, INCLUDE_ALL, PENDING, REJECTED, RELABELLED, Decision,
                            ExportSelection, ReviewRecord, ReviewSession, VideoResults, ViewFilter, Vocabulary,
                            decide)
