@@ -3,6 +3,7 @@ and one clear error type that names the file and the reason when it cannot be re
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,20 @@ class FileScan:
     videos: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # not an image or video by its name
     missing: list[Path] = field(default_factory=list)  # given paths that do not exist
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (path, reason): folders not listed
+
+
+def _stat_problem(path: Path) -> str:
+    """Why `path` cannot be used ("not found", "permission denied", "symlink loop"), or ""."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "not found" if not os.path.islink(path) else "not found (a link to a missing file)"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return "symlink loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+    return ""
 
 
 def _classify(path: Path, scan: FileScan) -> None:
@@ -106,19 +121,29 @@ def _classify(path: Path, scan: FileScan) -> None:
 def scan_paths(paths: Iterable[str | os.PathLike]) -> FileScan:
     """Images and videos among `paths`, folders searched recursively in sorted order.
 
-    Hidden files and folders (names starting with '.') inside folders are ignored.
+    Hidden files and folders (names starting with '.') inside folders are ignored. Given paths
+    that do not exist go to `missing`; folders that cannot be listed (and given paths that
+    cannot be read) to `unreadable` with the reason.
     """
     scan = FileScan()
+
+    def unlisted(exc: OSError) -> None:
+        reason = "permission denied" if isinstance(exc, PermissionError) else _stat_problem(Path(exc.filename))
+        scan.unreadable.append((Path(exc.filename), reason or exc.strerror or str(exc)))
+
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
+        problem = _stat_problem(path)
+        if problem == "not found":
+            scan.missing.append(path)
+        elif problem:
+            scan.unreadable.append((path, problem))
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=unlisted):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         _classify(Path(root) / name, scan)
-        elif path.exists():
-            _classify(path, scan)
         else:
-            scan.missing.append(path)
+            _classify(path, scan)
     return scan
