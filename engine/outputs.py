@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 MIN_FREE_BYTES = 1 << 20  # a disk with less than this free is reported as full before the work
 
@@ -129,9 +129,13 @@ def data_home() -> Path:
     return user_models_dir().parent
 
 
-def recovery_path(original: Path, folder: Optional[Path] = None) -> Path:
-    """A new dated file name for `original` in `folder` (default: <data folder>/recovered)."""
-    folder = Path(folder) if folder else data_home() / "recovered"
+def recovery_folders() -> list[Path]:
+    """Where results that cannot be written where asked go, in order of preference."""
+    return [data_home() / "recovered", Path(tempfile.gettempdir()) / "sightline-recovered"]
+
+
+def recovery_path(original: Path, folder: Path) -> Path:
+    """A new dated file name for `original` in `folder`."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     candidate, n = folder / f"{stamp}-{original.name}", 2
     while candidate.exists():
@@ -155,8 +159,8 @@ class WriteOutcome:
         if not self.error:
             return f"wrote {self.path}"
         if self.path is None:
-            return f"cannot write {self.wanted} ({self.error}), nor a recovery copy; the results are lost"
-        return f"cannot write {self.wanted} ({self.error}); the results were written to {self.path} instead"
+            return f"cannot write {self.wanted} ({self.error}), nor a recovery copy anywhere; nothing was kept"
+        return f"cannot write {self.wanted} ({self.error}); written to {self.path} instead"
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -167,16 +171,20 @@ def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_or_recover(path: Path, write: Callable[[Path], object], folder: Optional[Path] = None) -> WriteOutcome:
-    """`write(path)`; when that raises OSError, `write(recovery file)` in the data folder."""
+def write_or_recover(path: Path, write: Callable[[Path], object],
+                     folders: Optional[Sequence[Path]] = None) -> WriteOutcome:
+    """`write(path)`; when that raises OSError, `write(a dated file)` in the first of `folders`
+    (default `recovery_folders()`) where it works."""
     try:
         write(path)
         return WriteOutcome(path, path)
     except OSError as exc:
         error = describe_os_error(exc)
-    spare = recovery_path(path, folder)
-    try:
-        write(spare)
-    except OSError:
-        return WriteOutcome(path, None, error)
-    return WriteOutcome(path, spare, error)
+    for folder in folders if folders is not None else recovery_folders():
+        spare = recovery_path(path, Path(folder))
+        try:
+            write(spare)
+        except OSError:
+            continue
+        return WriteOutcome(path, spare, error)
+    return WriteOutcome(path, None, error)

@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 import torch
 
+from engine.leftovers import remove_stale
+from engine.outputs import describe_os_error
 from engine.types import CancelToken, Cancelled, Progress, ProgressCallback
 
 RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
@@ -112,6 +114,7 @@ def download(
 ) -> Path:
     """Download `url` to `destination` with progress, cancellable, verified, renamed into place."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(destination.parent, "*.partial")  # what a killed earlier download left
     partial = destination.with_name(destination.name + ".partial")
     began = time.monotonic()
     try:
@@ -137,9 +140,20 @@ def download(
 
 
 def install_file(source: Path, destination: Path) -> Path:
-    """Copy `source` to `destination` through a temporary file, so no half file is ever seen."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    """Copy `source` to `destination` through a temporary file, so no half file is ever seen;
+    a failed copy leaves nothing behind, and stale `.importing` files of killed runs go."""
     tmp = destination.with_name(destination.name + ".importing")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, destination)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(destination.parent, "*.importing")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, destination)
+    except OSError as exc:
+        raise WeightsError(
+            f"cannot place the weights in {destination.parent} ({describe_os_error(exc)}); free some space "
+            f"there, or set TORCH_HOME to a writable folder (the file goes in TORCH_HOME/hub/checkpoints)"
+        ) from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return destination

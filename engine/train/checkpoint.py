@@ -11,6 +11,7 @@ run code when it is opened.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import re
 import tempfile
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from engine import weights as W
+from engine.leftovers import remove_stale
 
 FORMAT = "sightline-classifier"
 FORMAT_VERSION = 1
@@ -120,6 +122,7 @@ def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.Pa
     """Write `checkpoint` to `path` (default: a new file in the user models folder) atomically."""
     target = Path(path) if path else default_model_path(checkpoint.name or checkpoint.architecture)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")  # what a killed earlier run left
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
