@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from engine.limits import image_too_large
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -54,7 +57,13 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise ImageLoadError(path, "file is empty (0 bytes)")
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # sizes PIL warns about are checked just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            too_large = image_too_large(*image.size)  # from the header, before any decoding
+            if too_large:
+                raise ImageLoadError(path, too_large)
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             return np.array(_to_rgb(upright), dtype=np.uint8)  # a writable copy
@@ -66,6 +75,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageLoadError(path, f"image too large to open safely ({exc})") from None
     except PermissionError:
         raise ImageLoadError(path, "permission denied") from None
+    except MemoryError:
+        raise ImageLoadError(path, "not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         text = str(exc)
         corrupt = any(word in text.lower() for word in ("truncated", "broken", "corrupt"))

@@ -6,11 +6,11 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from engine import console
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
+from engine.commands.argtypes import int_between, positive_int
 from engine.commands.detect_outputs import output_problems, overlay_names, write_results
 from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.draw import draw_detections, encode_png
@@ -20,6 +20,9 @@ from engine.outputs import describe_os_error
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
 from engine.weights import WeightsError
+
+
+MAX_SIZE = 8000  # --size: inference shorter side in pixels
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -33,8 +36,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "when its weights are here, else demo-shapes); see `sightline models`")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     parser.add_argument("--score", type=float, default=0.5, help="keep detections at or above this score (default 0.5)")
-    parser.add_argument("--size", type=int, default=None, help="inference shorter side in pixels (default: the model's own)")
-    parser.add_argument("--batch-size", type=int, default=None, help="images per model call (default 1 on CPU, 4 on CUDA)")
+    parser.add_argument("--size", type=int_between(32, MAX_SIZE), default=None, help="inference shorter side in pixels (default: the model's own)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="images per model call (default 1 on CPU, 4 on CUDA)")
     parser.add_argument("--out", type=Path, default=None, help="write COCO JSON results here")
     parser.add_argument("--csv", type=Path, default=None, help="write one CSV row per detection here")
     parser.add_argument("--overlays", type=Path, default=None, help="write a PNG per image with detections drawn")

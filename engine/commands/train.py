@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.commands.argtypes import int_between, positive_int
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.images import ImageLoadError
 from engine.outputs import InputSet, WriteOutcome, check_output_file, check_output_folder, recovery_folders, write_or_recover
 from engine.train import dataset as D
+from engine.train import checkpoint_fields as F
 from engine.train import strategies as S
 from engine.train.checkpoint import default_model_path
 from engine.train.loop import EpochMetrics
@@ -42,7 +44,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--backbone", choices=S.BACKBONES, default=S.DEFAULT_BACKBONE, help="default %(default)s")
     add("--epochs", type=int, default=None, help="default depends on the strategy: " +
         ", ".join(f"{k} {v}" for k, v in S.DEFAULT_EPOCHS.items()))  # fmt: skip
-    add("--batch-size", type=int, default=32, help="default %(default)s")
+    add("--batch-size", type=positive_int, default=32, help="default %(default)s")
     add("--lr", type=float, default=None, help="learning rate (default depends on strategy and optimizer)")
     add("--optimizer", choices=S.OPTIMIZERS, default="adamw", help="default %(default)s")
     add("--schedule", choices=S.SCHEDULES, default="cosine", help="default %(default)s")
@@ -51,7 +53,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--val-fraction", type=float, default=D.DEFAULT_VAL_FRACTION,
         help="validation share when the folder is split here (default %(default)s)")
     add("--seed", type=int, default=0, help="default %(default)s")
-    add("--image-size", type=int, default=224, help="square input side in pixels (default %(default)s)")
+    add("--image-size", type=int_between(F.MIN_INPUT_SIZE, F.MAX_INPUT_SIZE), default=224, help="square input side in pixels (default %(default)s)")
     add("--warm-start-epochs", type=int, default=None, help="finetune: keep the encoder frozen this many epochs")
     add("--layer-decay", type=float, default=None, help="finetune: each earlier layer's LR times this, e.g. 0.5")
     add("--no-augment", action="store_true", help="train without data augmentation")

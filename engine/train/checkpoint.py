@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from engine import weights as W
+from engine.train import checkpoint_fields as F
 from engine.leftovers import remove_stale
 
 FORMAT = "sightline-classifier"
@@ -73,11 +74,17 @@ class ClassifierCheckpoint:
         missing = [k for k in _REQUIRED if k not in data]
         if missing:
             raise CheckpointError(f"{source}: classifier file lacks {', '.join(missing)}")
-        norm = data["normalisation"]
+        try:
+            state = F.check_state_dict(data["state_dict"], source)
+            class_names = F.check_class_names(data["class_names"], source)
+            F.check_class_count(state, class_names, source)
+            input_size = F.check_input_size(data["input_size"], source)
+            mean, std = F.check_normalisation(data["normalisation"], source)
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
         return cls(
-            state_dict=data["state_dict"], architecture=str(data["architecture"]),
-            class_names=tuple(str(n) for n in data["class_names"]), input_size=int(data["input_size"]),
-            mean=tuple(float(v) for v in norm["mean"]), std=tuple(float(v) for v in norm["std"]),
+            state_dict=state, architecture=str(data["architecture"]),
+            class_names=class_names, input_size=input_size, mean=mean, std=std,
             strategy=str(data.get("strategy", "")), metrics=dict(data.get("metrics") or {}),
             date=str(data.get("date", "")), name=str(data.get("name", "")), format_version=version,
         )  # fmt: skip

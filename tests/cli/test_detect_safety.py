@@ -11,21 +11,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from engine import cli
 from engine.commands import detect as detect_command
 from engine.demo.scenes import make_scene
-
-
-@pytest.fixture(scope="module")
-def demo_detector():
-    from engine.detect import Detector
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield Detector("demo-shapes", device="cpu")
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
