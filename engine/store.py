@@ -57,6 +57,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from engine.store_health import check_store_file
 from engine.types import CroppedMask, Detections
 
 SCHEMA_VERSION = 2
@@ -270,6 +271,7 @@ class ReviewStore:
         self._lock = threading.Lock()
         self._vocabulary_cache: dict[int, dict] = {}
         self._closed = False
+        self.health = check_store_file(self.path)  # a damaged file is set aside first (store_health)
         self._connection()  # create and check the schema now, so errors show at start
 
     # connections ------------------------------------------------------------------------
