@@ -22,6 +22,7 @@ from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.export import write_text_atomic
 from engine.images import ImageLoadError, load_image, scan_paths
+from engine.outputs import InputSet, check_output_file, write_or_recover
 from engine.types import ImageFailure
 from engine.weights import WeightsError, user_models_dir
 
@@ -144,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     if not scan.images:
         console.error(nothing_found_message(args.paths, scan, "images", summary.skipped))
         return EXIT_USAGE
+    problems = check_output_file(args.out, InputSet(scan.images), "--out")
+    if problems:
+        console.error("; ".join(problems))
+        return EXIT_USAGE
     classifier = load_classifier(args)
     if classifier is None:
         return EXIT_USAGE
@@ -152,11 +157,10 @@ def run(args: argparse.Namespace) -> int:
     rows = classify_paths(classifier, scan.images, args.top_k, summary)
     rows += [(f.path, [], f.reason) for f in scan_failures(scan)]
     if args.out:
-        try:
-            write_text_atomic(args.out, csv_text(rows, min(args.top_k, len(classifier.class_names))))
-        except OSError as exc:
-            console.error(f"cannot write {args.out}: {exc}")
-            return EXIT_USAGE
-        sys.stderr.write(f"wrote {args.out}\n")
+        text = csv_text(rows, min(args.top_k, len(classifier.class_names)))
+        outcome = write_or_recover(args.out, lambda path: write_text_atomic(path, text))
+        console.report_write(outcome)
+        if outcome.error:
+            return EXIT_FAILURES
     summary.report()
     return EXIT_FAILURES if summary.failures else EXIT_OK

@@ -4,10 +4,10 @@ to a recovery file in the user's data folder when the wanted path fails."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
+from engine import console
 from engine.export import ExportItem, write_coco, write_csv
 from engine.images import FileScan
 from engine.outputs import InputSet, WriteOutcome, check_output_file, check_output_folder, same_outputs, write_or_recover
@@ -65,6 +65,5 @@ def write_results(args, items: list[ExportItem], detector) -> list[WriteOutcome]
     if args.csv:
         outcomes.append(write_or_recover(args.csv, lambda p: write_csv(p, items)))
     for outcome in outcomes:
-        prefix = "" if not outcome.error else "sightline: error: "
-        sys.stderr.write(prefix + outcome.message() + "\n")
+        console.report_write(outcome)
     return outcomes

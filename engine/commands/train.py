@@ -196,7 +196,7 @@ def save_model(out: Optional[str], result) -> WriteOutcome:
     spare = [user_models_dir(), *recovery_folders()[1:]]
     outcome = write_or_recover(target, result.save, spare)
     if outcome.error:
-        console.error(outcome.message())
+        console.report_write(outcome)
     return outcome
 
 

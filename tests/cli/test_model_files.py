@@ -86,3 +86,9 @@ def test_weights_file_messages_name_the_file_and_the_problem(tmp_path):
     torch.save({"epoch": 3, "note": "no tensors"}, tmp_path / "notes.pth")
     with pytest.raises(WeightsError, match=f"{tmp_path / 'notes.pth'}: holds no tensors"):
         load_state_dict_file(tmp_path / "notes.pth")
+
+
+def test_classify_out_onto_an_input_is_refused(picture, tmp_path, run_cli):
+    before = picture.read_bytes()
+    code, _, err = run_cli("classify", picture, "--model", tmp_path / "never-read.pt", "--out", picture)
+    assert code == 2 and "input" in err and picture.read_bytes() == before
