@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -25,22 +26,43 @@ def sightline_home() -> Optional[Path]:
 
 
 def make_settings() -> QSettings:
-    """An INI file under $SIGHTLINE_HOME when set (tests, portable use), else the platform's."""
+    """An INI file under $SIGHTLINE_HOME when set (tests, portable use), else the platform's.
+    A SIGHTLINE_HOME that cannot be made (a file, read-only) gets a temporary INI file."""
     home = sightline_home()
     if home is not None:
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            temporary = Path(tempfile.mkdtemp(prefix="sightline-settings-")) / "settings.ini"
+            QMessageBox.warning(None, "Settings", f"SIGHTLINE_HOME={home} cannot be used ({exc.strerror or exc})."
+                                f"\n\nSettings are kept in {temporary} this time.")
+            return QSettings(str(temporary), QSettings.Format.IniFormat)
         return QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
     return QSettings("Sightline", "Sightline")
 
 
 def open_store(path: Optional[Path] = None) -> ReviewStore:
-    """The review store; if it cannot be opened, say why and use a fresh one beside it."""
-    try:
-        return ReviewStore(path)
-    except StoreError as exc:
-        fallback = (path or default_store_path()).with_name("review-recovered.sqlite3")
-        QMessageBox.warning(None, "Review store", f"{exc}\n\nDecisions will be kept in {fallback} this time.")
-        return ReviewStore(fallback)
+    """The review store. If it cannot be opened, say why and use a fresh one beside it, else a
+    temporary one; if it was damaged (engine.store_health), say what was kept."""
+    wanted = Path(path) if path else default_store_path()
+    problems: list[str] = []
+    for candidate in (wanted, wanted.with_name("review-recovered.sqlite3"), None):
+        temporary = candidate is None
+        if temporary:
+            candidate = Path(tempfile.mkdtemp(prefix="sightline-store-")) / "review.sqlite3"
+        try:
+            store = ReviewStore(candidate)
+        except StoreError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            note = " (a temporary folder the system may empty: copy the file to keep them)" if temporary else ""
+            QMessageBox.warning(None, "Review store", "\n".join(problems) +
+                                f"\n\nDecisions will be kept in {candidate} this time{note}.")
+        if store.health.problem:
+            QMessageBox.warning(None, "Review store", store.health.message())
+        return store
+    raise StoreError("\n".join(problems))
 
 
 def sample_folder(folder: Path = SAMPLES_DIR) -> Path:
