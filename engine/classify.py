@@ -82,8 +82,9 @@ class Classifier:
         try:
             model.load_state_dict(checkpoint.state_dict, strict=True)
         except RuntimeError as exc:
+            details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
             raise CheckpointError(f"{source}: weights do not fit {checkpoint.architecture} "
-                                  f"({str(exc).splitlines()[0]})") from None  # fmt: skip
+                                  f"({'; '.join(details[:3])[:400] or str(exc)[:200]})") from None  # fmt: skip
         return model
 
     @property

@@ -74,3 +74,11 @@ class ProgressBar:
 def error(message: str) -> None:
     sys.stderr.write(f"sightline: error: {message}\n")
     sys.stderr.flush()
+
+
+def report_write(outcome) -> None:
+    """One line for an `engine.outputs.WriteOutcome`: "wrote X", or an error saying where it went."""
+    if outcome.error:
+        error(outcome.message())
+    else:
+        sys.stderr.write(outcome.message() + "\n")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchvision.models.detection.transform import resize_boxes, resize_keypoints
 
-from engine import devices, models
+from engine import devices, limits, models
 from engine.persons import merge_persons
 from engine.types import CroppedMask, Detections
 
@@ -88,9 +88,9 @@ class Detector:
             return models.get_spec(text), None
         path = Path(text)
         if path.suffix.lower() in (".pt", ".pth") or path.exists():
-            from engine.weights import extract_state_dict, load_weights_file
+            from engine.weights import load_state_dict_file
 
-            state = extract_state_dict(load_weights_file(path))
+            state = load_state_dict_file(path)
             return models.get_spec(models.match_state_dict(state)), path
         raise models.UnknownModel(text)
 
@@ -133,6 +133,10 @@ class Detector:
         return results
 
     def _predict_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        too_large = [limits.inference_too_large(self._models[0].transform, *im.shape[:2]) for im in images]
+        if any(too_large):  # reported as failed without running the model; the others run
+            return [Detections.empty(im.shape[:2], self.class_names, model_name=self.name, failure=why) if why
+                    else self._predict_batch([im])[0] for im, why in zip(images, too_large)]
         try:
             return self._run(images)
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
@@ -153,7 +157,8 @@ class Detector:
             if not devices.is_out_of_memory(exc):
                 raise
             devices.free_cached_memory(self.device)
-            reason = f"out of GPU memory on {self.device}, even at {smaller} px; try --size or the CPU"
+            where = "GPU memory" if self.device.type == "cuda" else "memory"
+            reason = f"out of {where} on {self.device}, even at {smaller} px; try a smaller --size"
             return Detections.empty(image.shape[:2], self.class_names, model_name=self.name, failure=reason)
         finally:
             self._apply_size(self.size)

@@ -67,9 +67,12 @@ def autocast_context(device: torch.device, enabled: bool = True):
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    """Out of GPU memory, or (on the CPU) an allocation the system refused."""
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        words in text for words in ("out of memory", "not enough memory", "can't allocate memory"))
 
 
 def free_cached_memory(device: torch.device) -> None:

@@ -3,13 +3,17 @@ and one clear error type that names the file and the reason when it cannot be re
 
 from __future__ import annotations
 
+import errno
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from engine.limits import image_too_large
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -53,7 +57,13 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise ImageLoadError(path, "file is empty (0 bytes)")
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # sizes PIL warns about are checked just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            too_large = image_too_large(*image.size)  # from the header, before any decoding
+            if too_large:
+                raise ImageLoadError(path, too_large)
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             return np.array(_to_rgb(upright), dtype=np.uint8)  # a writable copy
@@ -65,6 +75,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageLoadError(path, f"image too large to open safely ({exc})") from None
     except PermissionError:
         raise ImageLoadError(path, "permission denied") from None
+    except MemoryError:
+        raise ImageLoadError(path, "not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         text = str(exc)
         corrupt = any(word in text.lower() for word in ("truncated", "broken", "corrupt"))
@@ -91,6 +103,20 @@ class FileScan:
     videos: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # not an image or video by its name
     missing: list[Path] = field(default_factory=list)  # given paths that do not exist
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (path, reason): folders not listed
+
+
+def _stat_problem(path: Path) -> str:
+    """Why `path` cannot be used ("not found", "permission denied", "symlink loop"), or ""."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "not found" if not os.path.islink(path) else "not found (a link to a missing file)"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return "symlink loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+    return ""
 
 
 def _classify(path: Path, scan: FileScan) -> None:
@@ -106,19 +132,29 @@ def _classify(path: Path, scan: FileScan) -> None:
 def scan_paths(paths: Iterable[str | os.PathLike]) -> FileScan:
     """Images and videos among `paths`, folders searched recursively in sorted order.
 
-    Hidden files and folders (names starting with '.') inside folders are ignored.
+    Hidden files and folders (names starting with '.') inside folders are ignored. Given paths
+    that do not exist go to `missing`; folders that cannot be listed (and given paths that
+    cannot be read) to `unreadable` with the reason.
     """
     scan = FileScan()
+
+    def unlisted(exc: OSError) -> None:
+        reason = "permission denied" if isinstance(exc, PermissionError) else _stat_problem(Path(exc.filename))
+        scan.unreadable.append((Path(exc.filename), reason or exc.strerror or str(exc)))
+
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
+        problem = _stat_problem(path)
+        if problem == "not found":
+            scan.missing.append(path)
+        elif problem:
+            scan.unreadable.append((path, problem))
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=unlisted):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         _classify(Path(root) / name, scan)
-        elif path.exists():
-            _classify(path, scan)
         else:
-            scan.missing.append(path)
+            _classify(path, scan)
     return scan

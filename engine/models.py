@@ -189,7 +189,7 @@ def load_model(name: str, weights_file: Optional[Path] = None) -> nn.Module:
         if weights_file:
             raise W.WeightsError(f"{path}: file not found")
         raise W.WeightsMissing(name, path)
-    state = W.extract_state_dict(W.load_weights_file(path))
+    state = W.load_state_dict_file(path)
     model = spec.build()
     try:
         model.load_state_dict(_prepare_state_dict(state), strict=True)
@@ -224,7 +224,7 @@ def import_weights(source: Path, name: Optional[str] = None) -> tuple[str, Path]
 
     Returns (model name, installed path). Refuses unsafe files and mismatches with WeightsError.
     """
-    state = W.extract_state_dict(W.load_weights_file(source))
+    state = W.load_state_dict_file(source)
     matched = match_state_dict(state, [name] if name else None)
     spec = get_spec(matched)
     if spec.bundled_file:

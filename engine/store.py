@@ -64,6 +64,7 @@ from engine.review.codec import decode_detections, encode_detections
 from engine.review.record import (ACCEPTED, DECISION_STATES, PENDING, REJECTED, RELABELLED, Decision,
                                   RecordSummary, ReviewRecord)
 from engine.review.vocabulary import Vocabulary
+from engine.store_health import check_store_file
 from engine.store_writer import PendingWrite, StoreWriter
 from engine.types import Detections
 
@@ -191,6 +192,7 @@ class ReviewStore:
         self._lock = threading.Lock()
         self._vocabulary_cache: dict[int, Vocabulary] = {}
         self._closed = False
+        self.health = check_store_file(self.path)  # a damaged file is set aside first (store_health)
         self._writer = StoreWriter(self._open_writer, self._translate)
 
     # connections ------------------------------------------------------------------------

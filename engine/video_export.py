@@ -10,6 +10,7 @@ its frame count compared with what was written; only a file that passes is renam
 from __future__ import annotations
 
 import bisect
+import glob
 import os
 import queue
 import tempfile
@@ -22,6 +23,7 @@ import cv2
 
 from engine.draw import OverlayStyle, draw_detections
 from engine.export import ExportItem, write_coco, write_csv
+from engine.leftovers import remove_stale
 from engine.types import CancelToken, Detections, Progress, ProgressCallback
 from engine.video_analysis import FrameResult
 from engine.video_h264 import CODEC as H264
@@ -200,6 +202,8 @@ def write_annotated_video(source: str | os.PathLike, results: Mapping[int, Detec
     held = HeldResults(results, min_score)
     failed: list[str] = []
     out.parent.mkdir(parents=True, exist_ok=True)
+    for _, target in codec_plan(out, fourcc):  # what a killed earlier run left
+        remove_stale(target.parent, f".{glob.escape(target.stem)}.*.partial{target.suffix}")
     for code, target in codec_plan(out, fourcc):
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
         os.close(fd)

@@ -12,12 +12,15 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
 import torch
 
+from engine.leftovers import remove_stale
+from engine.outputs import describe_os_error
 from engine.paths import data_dir
 from engine.resources import resource
 from engine.types import CancelToken, Cancelled, Progress, ProgressCallback
@@ -55,16 +58,32 @@ def user_models_dir() -> Path:
     return data_dir() / "models"
 
 
+PICKLE_REFUSED = ("is a plain Python pickle, not PyTorch weights: refused, not loaded (a pickle can run code "
+                  "when it is opened; save the weights with torch.save(model.state_dict(), FILE))")
+
+
+def _is_plain_pickle(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle PROTO, not a zip ("PK")
+
+
 def load_weights_file(path: str | os.PathLike) -> dict:
     """A state dict or checkpoint dict from `path`, safely (weights_only=True), on the CPU."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: the file is empty (0 bytes)")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing a pickle
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "GLOBAL" not in text and "global" not in text:
+            if _is_plain_pickle(path):
+                raise WeightsError(f"{path}: {PICKLE_REFUSED}") from None
             raise WeightsError(f"{path}: not a readable PyTorch weights file (corrupt or another format)") from None
         detail = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "global" in line), "")
         raise WeightsError(
@@ -72,13 +91,14 @@ def load_weights_file(path: str | os.PathLike) -> dict:
             f"not plain weights ({detail[:200]})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable PyTorch weights file ({exc})") from None
+        reason = str(exc).splitlines()[0][:200] if str(exc) else f"{type(exc).__name__}: the file ends too early"
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({reason})") from None
     if not isinstance(data, dict):
         raise WeightsError(f"{path}: holds a {type(data).__name__}, not a dict of weights")
     return data
 
 
-def extract_state_dict(data: dict) -> dict:
+def extract_state_dict(data: dict, source: str | os.PathLike = "the file") -> dict:
     """The tensors of a checkpoint: a bare state dict, or one under 'model'/'state_dict'."""
     for key in ("model", "state_dict", "model_state_dict"):
         if isinstance(data.get(key), dict):
@@ -86,8 +106,13 @@ def extract_state_dict(data: dict) -> dict:
             break
     tensors = {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise WeightsError("the file holds no tensors")
+        raise WeightsError(f"{source}: holds no tensors (not a model's weights)")
     return {k.removeprefix("module."): v for k, v in tensors.items()}
+
+
+def load_state_dict_file(path: str | os.PathLike) -> dict:
+    """The tensors of the weights file at `path`; WeightsError naming the file when unusable."""
+    return extract_state_dict(load_weights_file(path), path)
 
 
 def _sha256_prefix_ok(path: Path, name: str) -> bool:
@@ -110,6 +135,7 @@ def download(
 ) -> Path:
     """Download `url` to `destination` with progress, cancellable, verified, renamed into place."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(destination.parent, "*.partial")  # what a killed earlier download left
     partial = destination.with_name(destination.name + ".partial")
     began = time.monotonic()
     try:
@@ -135,9 +161,20 @@ def download(
 
 
 def install_file(source: Path, destination: Path) -> Path:
-    """Copy `source` to `destination` through a temporary file, so no half file is ever seen."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    """Copy `source` to `destination` through a temporary file, so no half file is ever seen;
+    a failed copy leaves nothing behind, and stale `.importing` files of killed runs go."""
     tmp = destination.with_name(destination.name + ".importing")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, destination)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(destination.parent, "*.importing")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, destination)
+    except OSError as exc:
+        raise WeightsError(
+            f"cannot place the weights in {destination.parent} ({describe_os_error(exc)}); free some space "
+            f"there, or set TORCH_HOME to a writable folder (the file goes in TORCH_HOME/hub/checkpoints)"
+        ) from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return destination

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -24,13 +25,27 @@ SAMPLE_SEEDS = (900001, 900002, 900003, 900004)
 
 
 def open_store(path: Optional[Path] = None) -> ReviewStore:
-    """The review store; if it cannot be opened, say why and use a fresh one beside it."""
-    try:
-        return ReviewStore(path)
-    except StoreError as exc:
-        fallback = (path or default_store_path()).with_name("review-recovered.sqlite3")
-        QMessageBox.warning(None, "Review store", f"{exc}\n\nDecisions will be kept in {fallback} this time.")
-        return ReviewStore(fallback)
+    """The review store. If it cannot be opened, say why and use a fresh one beside it, else a
+    temporary one; if it was damaged (engine.store_health), say what was kept."""
+    wanted = Path(path) if path else default_store_path()
+    problems: list[str] = []
+    for candidate in (wanted, wanted.with_name("review-recovered.sqlite3"), None):
+        temporary = candidate is None
+        if temporary:
+            candidate = Path(tempfile.mkdtemp(prefix="sightline-store-")) / "review.sqlite3"
+        try:
+            store = ReviewStore(candidate)
+        except StoreError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            note = " (a temporary folder the system may empty: copy the file to keep them)" if temporary else ""
+            QMessageBox.warning(None, "Review store", "\n".join(problems) +
+                                f"\n\nDecisions will be kept in {candidate} this time{note}.")
+        if store.health.problem:
+            QMessageBox.warning(None, "Review store", store.health.message())
+        return store
+    raise StoreError("\n".join(problems))
 
 
 def sample_folder(folder: Path = SAMPLES_DIR) -> Path:

@@ -6,7 +6,11 @@ copied over once."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from engine.paths import config_dir
 
@@ -14,8 +18,16 @@ SETTINGS_FILE = "settings.ini"
 
 
 def make_settings() -> QSettings:
+    """The settings file; a folder that cannot be made (a file, read-only) gets a temporary
+    INI file for this run, and the user is told."""
     folder = config_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        temporary = Path(tempfile.mkdtemp(prefix="sightline-settings-")) / SETTINGS_FILE
+        QMessageBox.warning(None, "Settings", f"{folder} cannot be used ({exc.strerror or exc})."
+                            f"\n\nSettings are kept in {temporary} this time.")
+        return QSettings(str(temporary), QSettings.Format.IniFormat)
     path = folder / SETTINGS_FILE
     fresh = not path.exists()
     settings = QSettings(str(path), QSettings.Format.IniFormat)

@@ -18,9 +18,11 @@ from typing import Optional
 
 from engine import console
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.export import write_text_atomic
 from engine.images import ImageLoadError, load_image, scan_paths
+from engine.outputs import InputSet, check_output_file, write_or_recover
 from engine.types import ImageFailure
 from engine.weights import WeightsError, user_models_dir
 
@@ -139,9 +141,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     scan = scan_paths(args.paths)
     summary = Summary(skipped=len(scan.skipped) + len(scan.videos))
-    summary.failures += [ImageFailure(str(p), "file or folder not found") for p in scan.missing]
+    summary.failures += scan_failures(scan)
     if not scan.images:
-        console.error(f"no images found in {', '.join(args.paths)} ({summary.skipped} other files skipped)")
+        console.error(nothing_found_message(args.paths, scan, "images", summary.skipped))
+        return EXIT_USAGE
+    problems = check_output_file(args.out, InputSet(scan.images), "--out")
+    if problems:
+        console.error("; ".join(problems))
         return EXIT_USAGE
     classifier = load_classifier(args)
     if classifier is None:
@@ -149,13 +155,12 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(f"classifier {classifier.name} ({len(classifier.class_names)} classes) on "
                      f"{classifier.device_info.description}\n")  # fmt: skip
     rows = classify_paths(classifier, scan.images, args.top_k, summary)
-    rows += [(f.path, [], f.reason) for f in summary.failures if f.reason == "file or folder not found"]
+    rows += [(f.path, [], f.reason) for f in scan_failures(scan)]
     if args.out:
-        try:
-            write_text_atomic(args.out, csv_text(rows, min(args.top_k, len(classifier.class_names))))
-        except OSError as exc:
-            console.error(f"cannot write {args.out}: {exc}")
-            return EXIT_USAGE
-        sys.stderr.write(f"wrote {args.out}\n")
+        text = csv_text(rows, min(args.top_k, len(classifier.class_names)))
+        outcome = write_or_recover(args.out, lambda path: write_text_atomic(path, text))
+        console.report_write(outcome)
+        if outcome.error:
+            return EXIT_FAILURES
     summary.report()
     return EXIT_FAILURES if summary.failures else EXIT_OK

@@ -10,12 +10,19 @@ from pathlib import Path
 from engine import console
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
+from engine.commands.argtypes import int_between, positive_int
+from engine.commands.detect_outputs import output_problems, overlay_names, write_results
+from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.draw import draw_detections, encode_png
-from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
+from engine.export import ExportItem, write_bytes_atomic
 from engine.images import ImageLoadError, load_image, scan_paths
+from engine.outputs import describe_os_error
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
 from engine.weights import WeightsError
+
+
+MAX_SIZE = 8000  # --size: inference shorter side in pixels
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -29,8 +36,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "when its weights are here, else demo-shapes); see `sightline models`")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     parser.add_argument("--score", type=float, default=0.5, help="keep detections at or above this score (default 0.5)")
-    parser.add_argument("--size", type=int, default=None, help="inference shorter side in pixels (default: the model's own)")
-    parser.add_argument("--batch-size", type=int, default=None, help="images per model call (default 1 on CPU, 4 on CUDA)")
+    parser.add_argument("--size", type=int_between(32, MAX_SIZE), default=None, help="inference shorter side in pixels (default: the model's own)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="images per model call (default 1 on CPU, 4 on CUDA)")
     parser.add_argument("--out", type=Path, default=None, help="write COCO JSON results here")
     parser.add_argument("--csv", type=Path, default=None, help="write one CSV row per detection here")
     parser.add_argument("--overlays", type=Path, default=None, help="write a PNG per image with detections drawn")
@@ -54,6 +61,7 @@ class Summary:
     detections: int = 0
     skipped: int = 0
     failures: list[ImageFailure] = field(default_factory=list)
+    seen: int = 0  # images taken from the list (done, failed or interrupted)
 
     def report(self, stream=None) -> None:
         stream = stream or sys.stderr
@@ -63,15 +71,6 @@ class Summary:
         )
         for failure in self.failures:
             stream.write(f"  failed: {failure.path}: {failure.reason}\n")
-
-
-def _overlay_name(path: Path, used: set[str]) -> str:
-    name, n = f"{path.stem}.png", 1
-    while name in used:
-        n += 1
-        name = f"{path.stem}-{n}.png"
-    used.add(name)
-    return name
 
 
 def make_detector(args: argparse.Namespace):
@@ -93,30 +92,46 @@ def make_detector(args: argparse.Namespace):
     return Detector(name, device=args.device, size=args.size, batch_size=args.batch_size)
 
 
-def detect_images(detector, paths: list[Path], args, summary: Summary) -> list[ExportItem]:
-    items, used_names = [], set()
+def detect_images(detector, paths: list[Path], args, summary: Summary, items: list[ExportItem]) -> None:
+    """Detect in each image; results go into `items` as they come, so Ctrl-C keeps them."""
+    names = overlay_names(paths) if args.overlays else {}
     bar = console.ProgressBar(len(paths), "detect")
-    for index, path in enumerate(paths):
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            summary.failures.append(ImageFailure(str(path), exc.reason))
-            bar.update(index + 1)
-            continue
-        det: Detections = detector.predict([image])[0]
-        if det.failure:
-            summary.failures.append(ImageFailure(str(path), det.failure))
-        else:
-            kept = det.filter(min_score=args.score)
-            summary.done += 1
-            summary.detections += len(kept)
-            items.append(ExportItem(str(path), kept))
-            if args.overlays:
-                png = encode_png(draw_detections(image, kept))
-                write_bytes_atomic(args.overlays / _overlay_name(path, used_names), png)
-        bar.update(index + 1, f"{summary.detections} detections")
-    bar.close()
-    return items
+    try:
+        for index, path in enumerate(paths):
+            summary.seen = index
+            try:
+                image = load_image(path)
+            except ImageLoadError as exc:
+                summary.failures.append(ImageFailure(str(path), exc.reason))
+                bar.update(index + 1)
+                continue
+            det: Detections = detector.predict([image])[0]
+            if det.failure:
+                summary.failures.append(ImageFailure(str(path), det.failure))
+            else:
+                kept = det.filter(min_score=args.score)
+                summary.done += 1
+                summary.detections += len(kept)
+                items.append(ExportItem(str(path), kept))
+                if args.overlays:
+                    _write_overlay(image, kept, args.overlays / names[path], summary)
+            bar.update(index + 1, f"{summary.detections} detections")
+        summary.seen = len(paths)
+    finally:
+        bar.close()
+
+
+def _write_overlay(image, kept: Detections, target: Path, summary: Summary) -> None:
+    try:
+        write_bytes_atomic(target, encode_png(draw_detections(image, kept)))
+    except OSError as exc:
+        summary.failures.append(ImageFailure(str(target), f"overlay not written: {describe_os_error(exc)}"))
+
+
+def _interrupted(paths: list[Path], summary: Summary) -> None:
+    left = len(paths) - summary.seen
+    console.error(f"interrupted after {summary.seen} of {len(paths)} images; the results done so far are kept")
+    summary.failures.append(ImageFailure(f"{left} images", "not analysed (interrupted)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,9 +140,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     scan = scan_paths(args.paths)
     summary = Summary(skipped=len(scan.skipped))
-    summary.failures += [ImageFailure(str(p), "file or folder not found") for p in scan.missing]
+    summary.failures += scan_failures(scan)
     if not scan.images and not scan.videos:
-        console.error(f"no images or videos found in {', '.join(args.paths)} ({len(scan.skipped)} other files skipped)")
+        console.error(nothing_found_message(args.paths, scan))
+        return EXIT_USAGE
+    problems = output_problems(args, scan)
+    if problems:
+        for problem in problems:
+            console.error(problem)
         return EXIT_USAGE
     try:
         detector = make_detector(args)
@@ -135,16 +155,19 @@ def run(args: argparse.Namespace) -> int:
         console.error(str(exc))
         return EXIT_USAGE
     sys.stderr.write(f"model {detector.name} on {detector.device_info.description}\n")
-    items = detect_images(detector, scan.images, args, summary) if scan.images else []
+    items: list[ExportItem] = []
+    try:
+        if scan.images:
+            detect_images(detector, scan.images, args, summary, items)
+    except KeyboardInterrupt:
+        _interrupted(scan.images, summary)
+        summary.failures += [ImageFailure(str(p), "not analysed (interrupted)") for p in scan.videos]
+        scan.videos = []
     items += _detect_videos(detector, scan.videos, args, summary)
-    if args.out:
-        write_coco(args.out, items, detector.name, categories_from=Detections.empty((1, 1), detector.class_names,
-                   keypoint_names=detector.spec.keypoint_names, skeleton=detector.spec.skeleton))
-        sys.stderr.write(f"wrote {args.out}\n")
-    if args.csv:
-        write_csv(args.csv, items)
-        sys.stderr.write(f"wrote {args.csv}\n")
+    outcomes = write_results(args, items, detector)
     summary.report()
+    if any(o.error for o in outcomes):
+        return EXIT_FAILURES
     return EXIT_FAILURES if summary.failures else EXIT_OK
 
 

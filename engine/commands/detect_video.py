@@ -13,11 +13,13 @@ for the interrupted video.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.commands.argtypes import positive_int
 from engine.export import ExportItem
 from engine.types import Detections, ImageFailure
 from engine.video import (
@@ -35,22 +37,12 @@ def parse_time(text: str) -> float:
         parts = [float(p) for p in text.strip().split(":")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a time: '{text}' (use seconds, MM:SS or HH:MM:SS)") from None
-    if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(math.isfinite(p) and p >= 0 for p in parts):
         raise argparse.ArgumentTypeError(f"not a time: '{text}' (use seconds, MM:SS or HH:MM:SS)")
     seconds = 0.0
     for part in parts:
         seconds = seconds * 60 + part
     return seconds
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
 
 
 def _video_file(text: str) -> Path:
@@ -64,7 +56,7 @@ def _video_file(text: str) -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("videos")
-    group.add_argument("--stride", type=_positive, default=1, metavar="N",
+    group.add_argument("--stride", type=positive_int, default=1, metavar="N",
                        help="analyse every Nth frame of a video (default 1: every frame)")
     group.add_argument("--start", type=parse_time, default=None, metavar="T",
                        help="analyse from this time on (seconds, MM:SS or HH:MM:SS)")
@@ -73,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--save-video", type=_video_file, default=None, metavar="OUT",
                        help="write the analysed range with overlays (.mp4, .avi, .mkv, .mov, .webm; falls back "
                        "to MJPG .avi if the codec does not work). With several videos: OUT-<video name>.<ext> each")
-    group.add_argument("--video-batch", type=_positive, default=None, metavar="N",
+    group.add_argument("--video-batch", type=positive_int, default=None, metavar="N",
                        help="video frames per model call (default: measured on CUDA, 1 on the CPU)")
 
 

@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Optional
 
 from engine import console
+from engine.commands.argtypes import int_between, positive_int
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.images import ImageLoadError
+from engine.outputs import InputSet, WriteOutcome, check_output_file, check_output_folder, recovery_folders, write_or_recover
 from engine.train import dataset as D
+from engine.train import checkpoint_fields as F
 from engine.train import strategies as S
 from engine.train.checkpoint import default_model_path
 from engine.train.loop import EpochMetrics
 from engine.train.pipeline import TrainConfig, train_classifier
 from engine.train.transforms import AugmentConfig
 from engine.types import CancelToken, Progress
-from engine.weights import WeightsError, WeightsMissing
+from engine.weights import WeightsError, WeightsMissing, user_models_dir
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -42,7 +45,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--backbone", choices=S.BACKBONES, default=S.DEFAULT_BACKBONE, help="default %(default)s")
     add("--epochs", type=int, default=None, help="default depends on the strategy: " +
         ", ".join(f"{k} {v}" for k, v in S.DEFAULT_EPOCHS.items()))  # fmt: skip
-    add("--batch-size", type=int, default=32, help="default %(default)s")
+    add("--batch-size", type=positive_int, default=32, help="default %(default)s")
     add("--lr", type=float, default=None, help="learning rate (default depends on strategy and optimizer)")
     add("--optimizer", choices=S.OPTIMIZERS, default="adamw", help="default %(default)s")
     add("--schedule", choices=S.SCHEDULES, default="cosine", help="default %(default)s")
@@ -51,7 +54,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--val-fraction", type=float, default=D.DEFAULT_VAL_FRACTION,
         help="validation share when the folder is split here (default %(default)s)")
     add("--seed", type=int, default=0, help="default %(default)s")
-    add("--image-size", type=int, default=224, help="square input side in pixels (default %(default)s)")
+    add("--image-size", type=int_between(F.MIN_INPUT_SIZE, F.MAX_INPUT_SIZE), default=224, help="square input side in pixels (default %(default)s)")
     add("--warm-start-epochs", type=int, default=None, help="finetune: keep the encoder frozen this many epochs")
     add("--layer-decay", type=float, default=None, help="finetune: each earlier layer's LR times this, e.g. 0.5")
     add("--no-augment", action="store_true", help="train without data augmentation")
@@ -165,10 +168,38 @@ def train(args, report: D.DatasetReport, config: TrainConfig, bars: Bars):
         bars.close()
 
 
+def _out_is_folder(out: str) -> bool:
+    return Path(out).is_dir() or out.endswith(("/", os.sep))
+
+
+def out_problems(out: Optional[str]) -> list[str]:
+    """Why --out cannot be written, found before training."""
+    target = Path(out) if out else default_model_path("check")
+    if out and _out_is_folder(out):
+        return check_output_folder(target, InputSet([]), "--out")
+    return check_output_file(target, InputSet([]), "--out")
+
+
+def save_model(out: Optional[str], result) -> WriteOutcome:
+    """The model written to --out (a file, or a new file in a folder); when that fails, to a
+    new file in the user models folder (then the temporary folder), saying where."""
+    target = default_model_path(result.checkpoint.name, Path(out) if out else None) if (
+        not out or _out_is_folder(out)) else Path(out)
+    spare = [user_models_dir(), *recovery_folders()[1:]]
+    outcome = write_or_recover(target, result.save, spare)
+    if outcome.error:
+        console.report_write(outcome)
+    return outcome
+
+
 def run(args: argparse.Namespace) -> int:
     if args.folder is None:
         console.error("give a FOLDER to train from the command line (`sightline train` with no folder opens the "
                       "training wizard)")
+        return EXIT_USAGE
+    problems = out_problems(args.out)
+    if problems:
+        console.error("; ".join(problems))
         return EXIT_USAGE
     bars = Bars()
     try:
@@ -190,16 +221,11 @@ def run(args: argparse.Namespace) -> int:
     except ImageLoadError as exc:  # a file changed or vanished after the check
         console.error(f"{exc} (it could be read when the folder was checked)")
         return EXIT_FAILURES
-    try:
-        out = args.out
-        if out and (Path(out).is_dir() or out.endswith(("/", os.sep))):
-            out = default_model_path(result.checkpoint.name, Path(out))
-        path = result.save(out)
-    except OSError as exc:
-        console.error(f"cannot write the model file: {exc}")
-        return EXIT_USAGE
+    saved = save_model(args.out, result)
+    if saved.path is None:
+        return EXIT_FAILURES
     print(f"best epoch {result.fit.best_epoch} of {len(result.fit.history)} ({result.fit.stop_reason}), "
           f"{result.seconds:.0f}s")  # fmt: skip
     print("\n".join(result.results.lines()))
-    print(f"model written to {path}")
-    return EXIT_OK
+    print(f"model written to {saved.path}")
+    return EXIT_FAILURES if saved.error else EXIT_OK

@@ -11,6 +11,7 @@ run code when it is opened.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import re
 import tempfile
@@ -22,6 +23,8 @@ import torch
 from torch import nn
 
 from engine import weights as W
+from engine.train import checkpoint_fields as F
+from engine.leftovers import remove_stale
 
 FORMAT = "sightline-classifier"
 FORMAT_VERSION = 1
@@ -71,11 +74,17 @@ class ClassifierCheckpoint:
         missing = [k for k in _REQUIRED if k not in data]
         if missing:
             raise CheckpointError(f"{source}: classifier file lacks {', '.join(missing)}")
-        norm = data["normalisation"]
+        try:
+            state = F.check_state_dict(data["state_dict"], source)
+            class_names = F.check_class_names(data["class_names"], source)
+            F.check_class_count(state, class_names, source)
+            input_size = F.check_input_size(data["input_size"], source)
+            mean, std = F.check_normalisation(data["normalisation"], source)
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
         return cls(
-            state_dict=data["state_dict"], architecture=str(data["architecture"]),
-            class_names=tuple(str(n) for n in data["class_names"]), input_size=int(data["input_size"]),
-            mean=tuple(float(v) for v in norm["mean"]), std=tuple(float(v) for v in norm["std"]),
+            state_dict=state, architecture=str(data["architecture"]),
+            class_names=class_names, input_size=input_size, mean=mean, std=std,
             strategy=str(data.get("strategy", "")), metrics=dict(data.get("metrics") or {}),
             date=str(data.get("date", "")), name=str(data.get("name", "")), format_version=version,
         )  # fmt: skip
@@ -120,6 +129,7 @@ def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.Pa
     """Write `checkpoint` to `path` (default: a new file in the user models folder) atomically."""
     target = Path(path) if path else default_model_path(checkpoint.name or checkpoint.architecture)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")  # what a killed earlier run left
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -108,7 +108,7 @@ def load_imagenet_state(
         if not allow_download:
             raise W.WeightsMissing(f"{backbone} (ImageNet)", path)
         W.download(get_model_weights(backbone).DEFAULT.url, path, progress, cancel)
-    return W.extract_state_dict(W.load_weights_file(path))
+    return W.load_state_dict_file(path)
 
 
 def build_model(

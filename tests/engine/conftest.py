@@ -4,7 +4,10 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
+from engine import models
 from engine.train import strategies as S
+
+FAST_MODEL = "fasterrcnn_mobilenet_v3_large_fpn"
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +24,12 @@ def imagenet_home(tmp_path_factory):
     torch.save(state, path)
     yield state
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def mobilenet_state_file(tmp_path_factory):
+    """A (random) state dict of the smallest registry detector, saved as a .pth file."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "mobilenet.pth"
+    torch.save(models.get_spec(FAST_MODEL).build().state_dict(), path)
+    return path

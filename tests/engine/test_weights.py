@@ -23,14 +23,6 @@ def torch_home(tmp_path, monkeypatch):
     return tmp_path / "torch-home"
 
 
-@pytest.fixture(scope="module")
-def mobilenet_state_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "mobilenet.pth"
-    torch.save(models.get_spec(FAST_MODEL).build().state_dict(), path)
-    return path
-
-
 def test_missing_weights_name_the_file_and_the_folder(torch_home):
     spec = models.get_spec(FAST_MODEL)
     assert spec.weight_status().state == "missing"
