@@ -143,9 +143,19 @@ class Detector:
             return [d for im in images for d in self._predict_batch([im])]
         return [self._retry_smaller(images[0])]
 
+    def inference_side(self, shape: tuple[int, ...]) -> int:
+        """The shorter side, in pixels, an image of this (height, width) is resized to for the
+        model: its own side for a native-size model, else min_size unless max_size caps the
+        longer side first (torchvision's rule)."""
+        transform = self._models[0].transform
+        short, long = min(shape[:2]), max(shape[:2])
+        if getattr(transform, "native", False):
+            return short
+        min_size, max_size = float(transform.min_size[-1]), float(transform.max_size)
+        return int(min(min_size, max_size * short / long))
+
     def _retry_smaller(self, image: np.ndarray) -> Detections:
-        full = self.size or min(image.shape[:2])
-        smaller = max(64, int(full * OOM_RETRY_SCALE))
+        smaller = max(64, int(self.inference_side(image.shape) * OOM_RETRY_SCALE))
         self._apply_size(smaller)
         try:
             return self._run([image])[0]
