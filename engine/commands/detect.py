@@ -13,7 +13,8 @@ from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic, write_coco, write_csv
-from engine.images import ImageLoadError, load_image, scan_paths
+from engine.image_batches import detect_files
+from engine.images import scan_paths
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
 from engine.weights import WeightsError
@@ -95,26 +96,20 @@ def make_detector(args: argparse.Namespace):
 
 
 def detect_images(detector, paths: list[Path], args, summary: Summary) -> list[ExportItem]:
+    """Images in batches of --batch-size per model call, decoded ahead on a background thread."""
     items, used_names = [], set()
     bar = console.ProgressBar(len(paths), "detect")
-    for index, path in enumerate(paths):
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            summary.failures.append(ImageFailure(str(path), exc.reason))
-            bar.update(index + 1)
-            continue
-        det: Detections = detector.predict([image])[0]
-        if det.failure:
-            summary.failures.append(ImageFailure(str(path), det.failure))
+    for index, result in enumerate(detect_files(detector, paths)):
+        if result.failure:
+            summary.failures.append(ImageFailure(str(result.path), result.failure))
         else:
-            kept = det.filter(min_score=args.score)
+            kept = result.detections.filter(min_score=args.score)
             summary.done += 1
             summary.detections += len(kept)
-            items.append(ExportItem(str(path), kept))
+            items.append(ExportItem(str(result.path), kept))
             if args.overlays:
-                png = encode_png(draw_detections(image, kept))
-                write_bytes_atomic(args.overlays / _overlay_name(path, used_names), png)
+                png = encode_png(draw_detections(result.image, kept))
+                write_bytes_atomic(args.overlays / _overlay_name(result.path, used_names), png)
         bar.update(index + 1, f"{summary.detections} detections")
     bar.close()
     return items
