@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench demo-model demo-eval clean
+.PHONY: run test bench gpu-check demo-model demo-eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/sightline bench --model demo-shapes --images 20
+
+gpu-check: $(VENV)/.installed
+	$(BIN)/python tests/benchmarks/gpu_check.py $(ARGS)
 
 demo-model: $(VENV)/.installed
 	$(BIN)/python -m engine.demo.train_demo --out resources/models/demo-shapes.pt

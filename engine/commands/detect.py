@@ -15,7 +15,8 @@ from engine.commands.detect_outputs import output_problems, overlay_names, write
 from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic
-from engine.images import ImageLoadError, load_image, scan_paths
+from engine.image_batches import detect_files
+from engine.images import scan_paths
 from engine.outputs import describe_os_error
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
@@ -93,30 +94,23 @@ def make_detector(args: argparse.Namespace):
 
 
 def detect_images(detector, paths: list[Path], args, summary: Summary, items: list[ExportItem]) -> None:
-    """Detect in each image; results go into `items` as they come, so Ctrl-C keeps them."""
+    """Images in batches of --batch-size per model call, decoded ahead on a background thread;
+    results go into `items` as they come, so Ctrl-C keeps them."""
     names = overlay_names(paths) if args.overlays else {}
     bar = console.ProgressBar(len(paths), "detect")
     try:
-        for index, path in enumerate(paths):
-            summary.seen = index
-            try:
-                image = load_image(path)
-            except ImageLoadError as exc:
-                summary.failures.append(ImageFailure(str(path), exc.reason))
-                bar.update(index + 1)
-                continue
-            det: Detections = detector.predict([image])[0]
-            if det.failure:
-                summary.failures.append(ImageFailure(str(path), det.failure))
+        for index, result in enumerate(detect_files(detector, paths)):
+            if result.failure:
+                summary.failures.append(ImageFailure(str(result.path), result.failure))
             else:
-                kept = det.filter(min_score=args.score)
+                kept = result.detections.filter(min_score=args.score)
                 summary.done += 1
                 summary.detections += len(kept)
-                items.append(ExportItem(str(path), kept))
+                items.append(ExportItem(str(result.path), kept))
                 if args.overlays:
-                    _write_overlay(image, kept, args.overlays / names[path], summary)
+                    _write_overlay(result.image, kept, args.overlays / names[result.path], summary)
+            summary.seen = index + 1
             bar.update(index + 1, f"{summary.detections} detections")
-        summary.seen = len(paths)
     finally:
         bar.close()
 

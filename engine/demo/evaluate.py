@@ -25,6 +25,8 @@ from engine.demo.scenes import CLASS_NAMES, make_scene
 from engine.export import ExportItem, coco_document
 
 EVAL_SEED_BASE = 0  # evaluation scenes use seeds 0..N-1; training starts at 1,000,000
+# the regression test's scenes: 100,000 up, outside evaluation (any N below 100,000) and training
+REGRESSION_SEED_BASE = 100_000
 KEYPOINT_TOLERANCE_PX = 4.0
 MATCH_SCORE = 0.5
 

@@ -105,11 +105,21 @@ def test_models_import_refuses_a_bad_file(tmp_path, run_cli):
     assert code == 2 and "bad.pth" in err
 
 
-def test_bench_prints_both_timings_and_their_ratio(run_cli):
-    code, out, _ = run_cli("bench", "--images", "2", "--device", "cpu")
+def test_bench_times_the_stock_torchvision_call_on_the_same_images(run_cli, monkeypatch):
+    import torchvision.models.detection.transform as tv_transform
+
+    from engine.commands.bench import BENCH_SEED_BASE
+
+    pasted = []  # torchvision's own full-image mask pasting: only the stock call uses it
+    real_paste = tv_transform.paste_masks_in_image
+    monkeypatch.setattr(tv_transform, "paste_masks_in_image",
+                        lambda masks, boxes, shape, *a: pasted.append(tuple(shape)) or real_paste(masks, boxes, shape, *a))
+    code, out, _ = run_cli("bench", "--images", "2", "--repeats", "1", "--device", "cpu")
     assert code == 0
-    for label in ["bare model", "predict", "overhead", "peak memory", "device"]:
+    for label in ["stock call", "predict", "overhead", "peak memory", "device"]:
         assert label in out
+    sizes = [make_scene(BENCH_SEED_BASE + i).image.shape[:2] for i in range(2)]
+    assert pasted == [sizes[0]] + sizes  # a warm-up, then each image once
 
 
 def test_console_script_runs_without_traceback(tmp_path):
