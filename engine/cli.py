@@ -36,14 +36,15 @@ def build_parser(prog: str = "sightline") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Review what detection models see: the commands.")
     add_log_level(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMANDS.values():
+    for name, module_name in COMMANDS.items():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a command whose module is not there (yet)
             if exc.name != module_name:
                 raise
             continue
-        add_log_level(module.register(subparsers))
+        module.register(subparsers)
+        add_log_level(subparsers.choices[name])
     return parser
 
 
