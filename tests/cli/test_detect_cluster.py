@@ -1,0 +1,112 @@
+"""`sightline detect --cluster` on a local 2-CPU Ray instance: the same detections as a local
+run, a rerun after an interrupted run skips what is done, failures named. Skipped when Ray
+(the `cluster` extra) is not installed."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.demo.scenes import make_scene
+from engine.result_shards import ResultShards
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scenes")
+    (folder / "more").mkdir()
+    for i, seed in enumerate((31, 32, 33, 34)):
+        where = folder / "more" if i == 3 else folder
+        cv2.imwrite(str(where / f"scene{i}.png"), make_scene(seed).image[:, :, ::-1])
+    good = (folder / "scene0.png").read_bytes()
+    (folder / "cut.png").write_bytes(good[: len(good) // 3])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_an_unreachable_address_is_named_and_exits_2(scenes, tmp_path, run_cli):
+    assert not ray.is_initialized()
+    code, _, err = run_cli("detect", scenes, "--cluster", "127.0.0.1:1", "--out", tmp_path / "r.json")
+    assert code == 2 and "127.0.0.1:1" in err and "Traceback" not in err
+
+
+def test_cluster_needs_an_output_to_keep_results_beside(scenes, run_cli):
+    code, _, err = run_cli("detect", scenes, "--cluster", "auto")
+    assert code == 2 and "--out" in err
+
+
+def _by_file(document: dict) -> dict:
+    names = {image["id"]: Path(image["file_name"]).name for image in document["images"]}
+    found = {name: [] for name in names.values()}
+    for ann in document["annotations"]:
+        found[names[ann["image_id"]]].append(ann)
+    return found
+
+
+def _assert_same_detections(local: dict, remote: dict) -> None:
+    a, b = _by_file(local), _by_file(remote)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert len(a[name]) == len(b[name]), name
+        for x, y in zip(sorted(a[name], key=lambda d: -d["score"]), sorted(b[name], key=lambda d: -d["score"])):
+            assert x["category_id"] == y["category_id"], name
+            assert np.abs(np.subtract(x["bbox"], y["bbox"])).max() <= 1.0, name
+            assert abs(x["score"] - y["score"]) <= 1e-4, name
+            assert x["segmentation"] == y["segmentation"] or abs(x["area"] - y["area"]) <= 0.02 * x["area"]
+
+
+def test_interrupted_cluster_run_resumes_and_matches_a_local_run(scenes, tmp_path, local_ray, run_cli, monkeypatch):
+    local_out = tmp_path / "local.json"
+    code, _, err = run_cli("detect", scenes, "--model", "demo-shapes", "--device", "cpu", "--out", local_out)
+    assert code == 1 and "cut.png" in err
+
+    remote_out, overlays = tmp_path / "remote.json", tmp_path / "overlays"
+    command = ("detect", scenes, "--model", "demo-shapes", "--cluster", "auto", "--out", remote_out,
+               "--csv", tmp_path / "remote.csv", "--overlays", overlays)
+    real_add, added = ResultShards.add, []
+
+    def add_then_interrupt(self, path, detections):  # Ctrl-C after the second finished image
+        real_add(self, path, detections)
+        added.append(path)
+        if len(added) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResultShards, "add", add_then_interrupt)
+    assert run_cli(*command)[0] == 130
+    assert not remote_out.exists()
+    monkeypatch.setattr(ResultShards, "add", real_add)
+
+    code, _, err = run_cli(*command)
+    assert code == 1, err
+    assert "2 images done before" in err and "3 to go" in err  # two scenes and the broken file
+    assert "cut.png" in next(l for l in err.splitlines() if "failed:" in l)
+    kept = [json.loads(l)["path"] for part in (tmp_path / "remote.json.parts").glob("part-*.jsonl")
+            for l in part.read_text().splitlines()]
+    assert sorted(kept) == sorted(str(p) for p in scenes.rglob("scene*.png"))  # each image computed once
+    local, remote = json.loads(local_out.read_text()), json.loads(remote_out.read_text())
+    _assert_same_detections(local, remote)
+    assert [i["file_name"] for i in remote["images"]] == [i["file_name"] for i in local["images"]]
+    assert remote["categories"] == local["categories"]
+    assert sorted(p.name for p in overlays.iterdir()) == ["scene0.png", "scene1.png", "scene2.png", "scene3.png"]
+    rows = (tmp_path / "remote.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(remote["annotations"])
+
+
+def test_workers_are_planned_from_the_cluster_resources(local_ray):
+    from engine.cluster import ClusterError, plan_workers
+
+    assert plan_workers() == plan_workers(0, None)
+    assert (plan_workers().workers, plan_workers().cpus) == (1, 2.0)  # 2 CPUs: one worker with both
+    assert (plan_workers(workers=2).workers, plan_workers(workers=2).cpus) == (2, 1.0)
+    with pytest.raises(ClusterError, match="the cluster has 0"):
+        plan_workers(gpus_per_worker=1)
