@@ -42,6 +42,7 @@ class ImportReport:
     images: int = 0
     detections: int = 0
     failures: list[ImageFailure] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # each imported image or video once, in file order
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,5 @@ def _import_image(image: dict, annotations: list[dict], vocabulary: Vocabulary, 
         return
     report.images += 1
     report.detections += len(detections)
+    if not report.paths or report.paths[-1] != str(path):
+        report.paths.append(str(path))
