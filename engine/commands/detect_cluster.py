@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         if todo:
             _collect(cluster.detect_on_cluster(todo, settings, plan), len(todo), shards, args, summary,
                      _overlay_names(scan.images) if args.overlays else {})
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nstopped: finished images are kept in {shards.folder}; run the same command again "
+                         "to go on from there\n")
+        raise
     finally:
         shards.flush()
     _write_outputs(shards, scan.images, args, model, summary)

@@ -3,6 +3,9 @@ run, a rerun after an interrupted run skips what is done, failures named. Skippe
 (the `cluster` extra) is not installed."""
 
 import json
+import os
+import signal
+import threading
 from pathlib import Path
 
 import cv2
@@ -82,7 +85,8 @@ def test_interrupted_cluster_run_resumes_and_matches_a_local_run(scenes, tmp_pat
             raise KeyboardInterrupt
 
     monkeypatch.setattr(ResultShards, "add", add_then_interrupt)
-    assert run_cli(*command)[0] == 130
+    code, _, err = run_cli(*command)
+    assert code == 130 and "run the same command again" in err
     assert not remote_out.exists()
     monkeypatch.setattr(ResultShards, "add", real_add)
 
@@ -110,3 +114,49 @@ def test_workers_are_planned_from_the_cluster_resources(local_ray):
     assert (plan_workers(workers=2).workers, plan_workers(workers=2).cpus) == (2, 1.0)
     with pytest.raises(ClusterError, match="the cluster has 0"):
         plan_workers(gpus_per_worker=1)
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found - {pid}
+
+
+def _kill_a_busy_worker(killed: list, stop: threading.Event) -> None:
+    """SIGKILL the first detector actor of this test's Ray instance seen running a batch."""
+    while not killed and not stop.wait(0.05):
+        for pid in _descendants(os.getpid()):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"MapBatches(DetectorWorker)).submit" in title:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+
+
+def test_a_worker_that_dies_is_restarted_and_its_images_done(scenes, local_ray):
+    from engine.cluster import DetectSettings, WorkerPlan, detect_on_cluster
+
+    paths = sorted(scenes.rglob("scene*.png"))
+    killed, stop = [], threading.Event()
+    threading.Thread(target=_kill_a_busy_worker, args=(killed, stop), daemon=True).start()
+    try:
+        results = list(detect_on_cluster(paths, DetectSettings("demo-shapes"), WorkerPlan(1, 0.0, 2.0)))
+    finally:
+        stop.set()
+    assert killed, "no worker was seen running a batch"
+    assert sorted(r.path for r in results) == sorted(map(str, paths))
+    assert [r.failure for r in results] == [""] * len(paths)
+    assert all(f"pid {killed[0]})" not in r.worker for r in results)
