@@ -30,6 +30,7 @@ import ray.data
 from engine.types import CancelToken, Detections
 
 CONNECT_TIMEOUT_S = 5.0
+MODEL_UNAVAILABLE = "cannot load the model"  # in the failure of each image of a worker without it
 RETRIES = 2  # a worker that dies is restarted, and its batch retried, this many times
 
 
@@ -141,7 +142,7 @@ class DetectorWorker:
             self.detector = Detector(settings.model, device=settings.device, size=settings.size,
                                      batch_size=settings.batch_size)
         except Exception as exc:  # noqa: BLE001 - named on every image of this worker
-            self.error = f"the worker on {self.where} cannot load the model: {exc}"
+            self.error = f"the worker on {self.where} {MODEL_UNAVAILABLE}: {exc}"
 
     def __call__(self, batch: dict) -> dict:
         rows = [self._one(str(path)) for path in batch["path"]]
@@ -246,4 +247,4 @@ def detect_on_cluster(paths: Sequence, settings: DetectSettings, plan: WorkerPla
         yield replace(_result(row), path=str(paths[index]))
     for index in np.flatnonzero(~came_back):
         yield ImageResult(str(paths[index]), None, "no result came back: its worker died or its task failed "
-                          f"{RETRIES + 1} times; rerun to try it again")
+                          f"(retried {RETRIES} times); rerun to try it again")

@@ -17,7 +17,7 @@ from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.export import ExportItem, write_bytes_atomic
 from engine.export_stream import write_streamed
 from engine.images import scan_paths
-from engine.models import REGISTRY, default_model_name, get_spec
+from engine.models import REGISTRY, UnknownModel, default_model_name, get_spec
 from engine.result_shards import ResultShards, ShardsError, shards_beside
 from engine.types import Detections, ImageFailure
 
@@ -40,6 +40,9 @@ def _usage_problem(args: argparse.Namespace) -> str:
         return f"--score must be between 0 and 1, got {args.score}"
     if not (args.out or args.csv or args.overlays):
         return "--cluster needs --out, --csv or --overlays: results are kept beside it so a rerun can resume"
+    model = args.model or ""
+    if model and model not in REGISTRY and Path(model).suffix.lower() not in (".pt", ".pth"):
+        return str(UnknownModel(model))  # a weights file is looked for on the workers
     return ""
 
 
@@ -94,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         shards.flush()
+    unavailable = [f for f in summary.failures if cluster.MODEL_UNAVAILABLE in f.reason]
+    if unavailable and len(unavailable) == len(todo):  # as a local run: a model error, not image failures
+        console.error(unavailable[0].reason)
+        return EXIT_USAGE
     _write_outputs(shards, scan.images, args, model, summary)
     summary.report()
     return EXIT_FAILURES if summary.failures else EXIT_OK
