@@ -21,6 +21,7 @@ COMMANDS = {
     "train": "engine.commands.train",
     "classify": "engine.commands.classify",
     "export": "engine.commands.export",
+    "import": "engine.commands.import_results",
 }
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from gui.review.image_list import DONE, ImageListModel, ImageListView
 from gui.review.model_panel import ModelPanel
 from gui.review.relabel_popup import RelabelPopup
 from gui.review.thumbnails import ThumbnailCache
+from gui.results_import import ResultsImport
 from gui.review.weights_download import WeightsDownload
 from gui.status import StatusBar
 from gui.viewer.canvas import Canvas
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.classifier_tools = ClassifierTools(self)  # Train classifier…, the classifier picker, Apply label
         self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
         self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
+        self.results_import = ResultsImport(self)  # File > Import results… (a COCO file into the store)
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

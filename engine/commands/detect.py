@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import console
+from engine.commands import detect_cluster
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
 from engine.commands.argtypes import int_between, positive_int
@@ -43,6 +44,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--csv", type=Path, default=None, help="write one CSV row per detection here")
     parser.add_argument("--overlays", type=Path, default=None, help="write a PNG per image with detections drawn")
     add_video_arguments(parser)
+    detect_cluster.add_arguments(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -129,6 +131,8 @@ def _interrupted(paths: list[Path], summary: Summary) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cluster:
+        return detect_cluster.run(args)
     if not 0.0 <= args.score <= 1.0:
         console.error(f"--score must be between 0 and 1, got {args.score}")
         return EXIT_USAGE

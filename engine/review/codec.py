@@ -36,7 +36,11 @@ def _decode_masks(geometry: np.ndarray, bits: np.ndarray) -> tuple[CroppedMask, 
     return tuple(masks)
 
 
-def decode_detections(payload: bytes, size: tuple[int, int], vocabulary: Vocabulary, **meta) -> Detections:
+def decode_detections(payload: bytes, size: tuple[int, int], vocabulary: Vocabulary | dict, **meta) -> Detections:
+    """The detections back; `vocabulary` as a `Vocabulary` or its JSON form (a dict)."""
+    if isinstance(vocabulary, dict):
+        vocabulary = Vocabulary(tuple(vocabulary["classes"]), tuple(vocabulary.get("keypoint_names", ())),
+                                tuple(tuple(p) for p in vocabulary.get("skeleton", ())))
     with np.load(io.BytesIO(payload), allow_pickle=False) as data:
         masks = _decode_masks(data["mask_geometry"], data["mask_bits"]) if "mask_geometry" in data else None
         return Detections(

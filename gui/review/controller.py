@@ -227,13 +227,14 @@ class ReviewController(QObject):
         self.model_changed.emit(name)
         paths = self.images.paths()
         self.pool.submit(loading.summarise, paths, self.store, name,
-                         on_done=lambda found: self._resummarised(name, found))
+                         on_done=lambda found: self._resummarised(name, found, set(paths)))
 
-    def _resummarised(self, model: str, found: dict) -> None:
+    def _resummarised(self, model: str, found: dict, asked: set) -> None:
         if model != self.model:
             return
         for entry in self.images.entries():
-            entry.apply_summary(found.get(entry.path))
+            if entry.path in asked:  # entries added since were scanned with this model already
+                entry.apply_summary(found.get(entry.path))
         self.images.set_min_score(self.filter.min_score)  # repaint every row
         if self.current_row >= 0:
             self.open_row(self.current_row)
