@@ -146,8 +146,8 @@ class ResultShards:
         """(path, detections) of every kept result whose path is in `order`, in that order,
         each path once (a retried task may have kept one twice), read one line at a time."""
         shards = self._shards()
-        table = np.array([(path_hash(rec["path"]), number, offset) for number, offset, rec in self._lines()],
-                         np.int64).reshape(-1, 3)
+        flat = (value for number, offset, rec in self._lines() for value in (path_hash(rec["path"]), number, offset))
+        table = np.fromiter(flat, np.int64).reshape(-1, 3)  # 24 bytes a result, no Python object each
         if not len(table) or not len(order):
             return
         table = table[np.unique(table[:, 0], return_index=True)[1]]  # sorted by hash, one per path

@@ -84,18 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     sys.stderr.write(f"model {model}: {len(scan.images) - len(todo)} images done before (kept in {shards.folder}), "
                      f"{len(todo)} to go{' on ' + plan.describe() if plan else ''}\n")
-    settings = cluster.DetectSettings(model=model, device=args.device, size=args.size,
-                                      batch_size=args.batch_size, score=args.score, overlays=bool(args.overlays))
-    try:
-        if todo:
-            _collect(cluster.detect_on_cluster(todo, settings, plan), len(todo), shards, args, summary,
-                     _overlay_names(scan.images) if args.overlays else {})
-    except KeyboardInterrupt:
-        sys.stderr.write(f"\nstopped: finished images are kept in {shards.folder}; run the same command again "
-                         "to go on from there\n")
-        raise
-    finally:
-        shards.flush()
+    if todo:
+        _detect_remaining(cluster, todo, plan, model, shards, args, summary, scan.images)
     unavailable = [f for f in summary.failures if cluster.MODEL_UNAVAILABLE in f.reason]
     if unavailable and len(unavailable) == len(todo):  # as a local run: a model error, not image failures
         console.error(unavailable[0].reason)
@@ -111,6 +101,22 @@ def _connect(cluster, args, todo: list):
         return None
     sys.stderr.write(f"cluster {args.cluster}: {cluster.connect(args.cluster)}\n")
     return cluster.plan_workers(args.gpus_per_worker, args.workers)
+
+
+def _detect_remaining(cluster, todo: list, plan, model: str, shards: ResultShards, args, summary,
+                      images: list[Path]) -> None:
+    """Run the images not done yet on the cluster, keeping each result as it comes."""
+    settings = cluster.DetectSettings(model=model, device=args.device, size=args.size,
+                                      batch_size=args.batch_size, score=args.score, overlays=bool(args.overlays))
+    try:
+        _collect(cluster.detect_on_cluster(todo, settings, plan), len(todo), shards, args, summary,
+                 _overlay_names(images) if args.overlays else {})
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nstopped: finished images are kept in {shards.folder}; run the same command again "
+                         "to go on from there\n")
+        raise
+    finally:
+        shards.flush()
 
 
 def _collect(results, total: int, shards: ResultShards, args, summary, overlay_names: dict[str, str]) -> None:
