@@ -173,6 +173,18 @@ def train(args, report: D.DatasetReport, config: TrainConfig, bars: Bars):
         bars.close()
 
 
+def write_model(result, out: Optional[str]) -> Optional[Path]:
+    """`result.save()` to `out` (a file, or a folder for a new dated file; default the user
+    models folder); None after saying why it could not be written."""
+    try:
+        if out and (Path(out).is_dir() or out.endswith(("/", os.sep))):
+            out = default_model_path(result.checkpoint.name, Path(out))
+        return result.save(out)
+    except OSError as exc:
+        console.error(f"cannot write the model file: {exc}")
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.folder is None:
         return open_wizard()
@@ -196,13 +208,8 @@ def run(args: argparse.Namespace) -> int:
     except ImageLoadError as exc:  # a file changed or vanished after the check
         console.error(f"{exc} (it could be read when the folder was checked)")
         return EXIT_FAILURES
-    try:
-        out = args.out
-        if out and (Path(out).is_dir() or out.endswith(("/", os.sep))):
-            out = default_model_path(result.checkpoint.name, Path(out))
-        path = result.save(out)
-    except OSError as exc:
-        console.error(f"cannot write the model file: {exc}")
+    path = write_model(result, args.out)
+    if path is None:
         return EXIT_USAGE
     print(f"best epoch {result.fit.best_epoch} of {len(result.fit.history)} ({result.fit.stop_reason}), "
           f"{result.seconds:.0f}s")  # fmt: skip
