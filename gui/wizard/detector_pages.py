@@ -6,7 +6,6 @@ results (held-out scores before and after, per class; name and save). All engine
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -53,7 +52,7 @@ class DetectorDataPage(QWizardPage):
         self.setTitle("Detector: data")
         self.setSubTitle("Train from the images you reviewed (accepted and relabelled detections) or from a COCO file.")
         self.data = None
-        self.job: Optional[BackgroundJob] = None
+        self.job: BackgroundJob | None = None
         self.folder = QLineEdit(folder)
         self.folder.setPlaceholderText("folder of images")
         browse = QPushButton("Browse…")
@@ -105,7 +104,7 @@ class DetectorDataPage(QWizardPage):
         self.data = None
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+    def isComplete(self) -> bool:
         return self.data is not None and self.job is None
 
     def check(self) -> None:
@@ -178,10 +177,10 @@ class DetectorTrainingPage(QWizardPage):
             layout.addWidget(widget)
         self._buttons()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+    def isComplete(self) -> bool:
         return self.result is not None and self.job is None
 
-    def cleanupPage(self) -> None:  # noqa: N802 - Qt name: going Back cancels
+    def cleanupPage(self) -> None:
         if self.job is not None:
             self.job.request_cancel()
 
@@ -272,7 +271,7 @@ class DetectorResultsPage(QWizardPage):
         super().__init__()
         self.setTitle("Detector: results")
         self.setSubTitle("Box AP at IoU 0.5 on the held-out images, before and after fine-tuning.")
-        self.saved: Optional[Path] = None
+        self.saved: Path | None = None
         self.table = _mono(QPlainTextEdit())
         self.name = QLineEdit()
         self.save_button = QPushButton("Save model")
@@ -286,7 +285,7 @@ class DetectorResultsPage(QWizardPage):
         layout.addLayout(row)
         layout.addWidget(self.message)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt name
+    def initializePage(self) -> None:
         result = self.wizard().training_page.result
         self.saved = None
         self.table.setPlainText(scores_table(result))

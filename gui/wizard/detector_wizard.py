@@ -9,12 +9,22 @@ the user saved; saving is atomic).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QRadioButton, QVBoxLayout, QWidget, QWizard
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+)
 
-from gui.wizard.detector_pages import DetectorDataPage, DetectorResultsPage, DetectorTrainingPage
+from gui.wizard.detector_pages import (
+    DetectorDataPage,
+    DetectorResultsPage,
+    DetectorTrainingPage,
+)
 
 CLASSIFIER, DETECTOR = "classifier", "detector"
 
@@ -22,9 +32,9 @@ CLASSIFIER, DETECTOR = "classifier", "detector"
 class DetectorWizard(QWizard):
     """Fine-tune a detector. `detectorSaved(path)` once the model file is in place."""
 
-    detectorSaved = Signal(str)  # noqa: N815 - Qt signal naming
+    detectorSaved = Signal(str)
 
-    def __init__(self, parent: Optional[QWidget] = None, folder: str = "", device: str = "auto"):
+    def __init__(self, parent: QWidget | None = None, folder: str = "", device: str = "auto"):
         super().__init__(parent)
         self.setWindowTitle("Train a detector - Sightline")
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
@@ -45,7 +55,7 @@ class DetectorWizard(QWizard):
 class TrainingChoice(QDialog):
     """The first page: what to train."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train - Sightline")
         self.classifier = QRadioButton("Classifier from class folders")
@@ -67,7 +77,7 @@ class TrainingChoice(QDialog):
         return DETECTOR if self.detector.isChecked() else CLASSIFIER
 
 
-def make_wizard(choice: str, parent: Optional[QWidget] = None, device: str = "auto", folder: str = ""):
+def make_wizard(choice: str, parent: QWidget | None = None, device: str = "auto", folder: str = ""):
     """The wizard for `choice` (not shown yet)."""
     if choice == DETECTOR:
         return DetectorWizard(parent, folder, device)
@@ -76,7 +86,7 @@ def make_wizard(choice: str, parent: Optional[QWidget] = None, device: str = "au
     return TrainWizard(parent, folder=folder or None, device=device)
 
 
-def open_training(parent: Optional[QWidget] = None, device: str = "auto", folder: str = ""):
+def open_training(parent: QWidget | None = None, device: str = "auto", folder: str = ""):
     """Ask what to train, then show that wizard; None when the choice was cancelled."""
     dialog = TrainingChoice(parent)
     if dialog.exec() != QDialog.DialogCode.Accepted:

@@ -9,7 +9,12 @@ from PySide6.QtWidgets import QWizard
 
 from engine.demo.scene_folder import write_scene_folder
 from engine.models import list_specs
-from gui.wizard.detector_wizard import DETECTOR, DetectorWizard, TrainingChoice, make_wizard
+from gui.wizard.detector_wizard import (
+    DETECTOR,
+    DetectorWizard,
+    TrainingChoice,
+    make_wizard,
+)
 
 TIMEOUT_MS = 600_000  # fine-tuning on two busy CPU cores
 NEXT = QWizard.WizardButton.NextButton
@@ -94,3 +99,28 @@ def test_cancel_keeps_nothing(qtbot, wizard, coco):
     page.cancel_button.click()
     qtbot.waitUntil(lambda: page.job is None, timeout=TIMEOUT_MS)
     assert page.result is None and not page.isComplete() and "nothing was kept" in page.message.text()
+
+
+def test_window_opens_the_detector_wizard_and_lists_a_saved_model(qtbot, make_window, scenes):
+    from engine.train import detection_model as DM
+    from engine.train.detector_checkpoint import make_checkpoint, save_detector
+    from engine.weights import user_models_dir
+
+    window = make_window(scenes)
+    qtbot.waitUntil(lambda: window.controller.current_path is not None, timeout=10_000)
+    assert window.actions_["train_detector"] in window.menu("Tools").actions()
+    window.actions_["train_detector"].trigger()
+    wizard = window.classifier_tools.detector_training.wizard
+    assert wizard is not None and wizard.isVisible() and not wizard.isModal()
+    assert wizard.data_page.folder.text() == str(scenes[0].parent)
+    window.actions_["train_detector"].trigger()
+    assert window.classifier_tools.detector_training.wizard is wizard  # raised, not a second one
+    plan = DM.plan("demo-shapes", ("circle", "cross"))
+    checkpoint = make_checkpoint(DM.build(plan), plan.base, plan.class_names, plan.outputs, plan.keypoint_names,
+                                 plan.skeleton, name="tiny")
+    path = save_detector(checkpoint, user_models_dir() / "tiny.pt")
+    assert window.model_panel.models.findData("tiny") < 0
+    wizard.detectorSaved.emit(str(path))
+    assert window.model_panel.models.findData("tiny") >= 0  # in the picker at once
+    wizard.close()
+    qtbot.waitUntil(lambda: window.classifier_tools.detector_training.wizard is None, timeout=5000)
