@@ -70,6 +70,7 @@ def test_data_report_and_a_clear_error(qtbot, wizard, coco, tmp_path):
     assert "3 images" in page.report.toPlainText() and "cross" in page.report.toPlainText()
 
 
+@pytest.mark.slow
 def test_fine_tune_shows_curves_and_saves_a_listed_model(qtbot, wizard, coco):
     checked(qtbot, wizard, coco)
     wizard.button(NEXT).click()
