@@ -153,3 +153,17 @@ def test_stop_keeps_the_first_finished_epoch(cross_folder):
     result = train_detector(load_coco(cross_folder), config, stop=stop, on_epoch=on_epoch)
     assert len(epochs) == 1 and result.fit.stop_reason == "stopped by request" and result.fit.best_epoch == 1
     assert np.isfinite(result.after.box_ap50)
+
+
+def test_importing_a_fine_tuned_file_lists_it(tmp_path, monkeypatch):
+    from engine.train import detection_model as DM
+    from engine.train.detector_checkpoint import make_checkpoint, save_detector
+
+    monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path / "home"))
+    plan = DM.plan("demo-shapes", ("circle", "cross"))
+    checkpoint = make_checkpoint(DM.build(plan), plan.base, plan.class_names, plan.outputs, plan.keypoint_names,
+                                 plan.skeleton, name="elsewhere")
+    source = save_detector(checkpoint, tmp_path / "downloads" / "shapes-v2.pt")
+    name, installed = models.import_weights(source, "demo-shapes")  # the window passes its current model
+    assert (name, installed) == ("shapes-v2", user_models_dir() / "shapes-v2.pt") and source.is_file()
+    assert models.get_spec("shapes-v2").categories[-1] == "cross"
