@@ -3,10 +3,10 @@ torchvision's `weights.meta`), keypoint names and skeleton, and where its weight
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Optional
 
 from torch import nn
 from torchvision.models import detection, get_model_weights
@@ -42,13 +42,13 @@ class ModelSpec:
     title: str
     outputs: frozenset  # of "boxes", "masks", "keypoints"
     build: Callable[[], nn.Module]  # the architecture, randomly initialised, never downloads
-    weights_enum: str | None = None  # torchvision weights class, e.g. "MaskRCNN_ResNet50_FPN_Weights"
-    bundled_file: str | None = None  # under resources/models
+    weights_enum: Optional[str] = None  # torchvision weights class, e.g. "MaskRCNN_ResNet50_FPN_Weights"
+    bundled_file: Optional[str] = None  # under resources/models
     parts: tuple[str, ...] = ()  # composite models: the registry entries they run
     skeleton: tuple[tuple[int, int], ...] = ()
     categories_override: tuple[str, ...] = ()
     keypoint_names_override: tuple[str, ...] = ()
-    weights_file: Path | None = None  # a fine-tuned detector file (engine.train.detector_checkpoint)
+    weights_file: Optional[Path] = None  # a fine-tuned detector file (engine.train.detector_checkpoint)
     base: str = ""  # for a fine-tuned file: the registry architecture it was built from
 
     @property
@@ -164,7 +164,7 @@ def default_model_name() -> str:
     return DEFAULT_MODEL if get_spec(DEFAULT_MODEL).weight_status().available else DEMO_MODEL
 
 
-@cache
+@lru_cache(maxsize=None)
 def _shapes_of(name: str) -> dict[str, tuple]:
     return {k: tuple(v.shape) for k, v in get_spec(name).build().state_dict().items()}
 
@@ -173,7 +173,7 @@ def _prepare_state_dict(state: dict) -> dict:
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def match_state_dict(state: dict, candidates: list[str] | None = None) -> str:
+def match_state_dict(state: dict, candidates: Optional[list[str]] = None) -> str:
     """The registry model whose architecture this state dict fits exactly, or WeightsError."""
     names = candidates or [s.name for s in _SPECS if not s.parts]
     shapes = {k: tuple(v.shape) for k, v in state.items()}
@@ -193,7 +193,7 @@ def match_state_dict(state: dict, candidates: list[str] | None = None) -> str:
     )
 
 
-def load_model(name: str, weights_file: Path | None = None) -> nn.Module:
+def load_model(name: str, weights_file: Optional[Path] = None) -> nn.Module:
     """The registry model `name` in eval mode on the CPU, its weights loaded (weights_only)."""
     spec = get_spec(name)
     if spec.parts:
@@ -213,7 +213,7 @@ def load_model(name: str, weights_file: Path | None = None) -> nn.Module:
 
 
 def ensure_weights(
-    name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    name: str, progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None
 ) -> None:
     """Download whatever weights `name` needs that are not here yet (with progress, cancellable).
 
@@ -233,7 +233,7 @@ def ensure_weights(
             raise W.WeightsMissing(part, status.path, str(exc)) from None
 
 
-def import_weights(source: Path, name: str | None = None) -> tuple[str, Path]:
+def import_weights(source: Path, name: Optional[str] = None) -> tuple[str, Path]:
     """Check that `source` loads into a registry model and place it where that model looks.
 
     Returns (model name, installed path). Refuses unsafe files and mismatches with WeightsError.
