@@ -22,6 +22,7 @@ COMMANDS = {
     "classify": "engine.commands.classify",
     "export": "engine.commands.export",
     "import": "engine.commands.import_results",
+    "train-detector": "engine.commands.train_detector",
 }
 
 log = logging.getLogger(__name__)

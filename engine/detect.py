@@ -90,6 +90,11 @@ class Detector:
         text = str(model)
         if text in models.REGISTRY:
             return models.get_spec(text), None
+        from engine.detector_files import find_spec
+
+        fine_tuned = find_spec(text)  # a file written by `sightline train-detector`
+        if fine_tuned is not None:
+            return fine_tuned, None
         path = Path(text)
         if path.suffix.lower() in (".pt", ".pth") or path.exists():
             from engine.weights import load_state_dict_file

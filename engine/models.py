@@ -48,6 +48,8 @@ class ModelSpec:
     skeleton: tuple[tuple[int, int], ...] = ()
     categories_override: tuple[str, ...] = ()
     keypoint_names_override: tuple[str, ...] = ()
+    weights_file: Optional[Path] = None  # a fine-tuned detector file (engine.train.detector_checkpoint)
+    base: str = ""  # for a fine-tuned file: the registry architecture it was built from
 
     @property
     def torchvision_weights(self):
@@ -72,6 +74,8 @@ class ModelSpec:
         return tuple(self.torchvision_weights.meta.get("keypoint_names", ()))
 
     def weights_path(self) -> Path:
+        if self.weights_file:
+            return self.weights_file
         if self.bundled_file:
             return W.BUNDLED_MODELS_DIR / self.bundled_file
         if self.parts:
@@ -86,7 +90,8 @@ class ModelSpec:
             return WeightStatus(first.state, first.path, sum(s.size_bytes for s in statuses))
         path = self.weights_path()
         if path.is_file():
-            return WeightStatus("bundled" if self.bundled_file else "cached", path, path.stat().st_size)
+            state = "trained" if self.weights_file else "bundled" if self.bundled_file else "cached"
+            return WeightStatus(state, path, path.stat().st_size)
         expected = int(self.torchvision_weights.meta.get("_file_size", 0) * 1e6) if self.weights_enum else 0
         return WeightStatus("missing", path, expected)
 
@@ -135,14 +140,23 @@ class UnknownModel(KeyError):
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
+    """A registry model, or a fine-tuned detector file: its name in the user models folder
+    (without `.pt`) or its path."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise UnknownModel(name) from None
+    from engine import detector_files
+
+    spec = detector_files.find_spec(name)
+    if spec is None:
+        raise UnknownModel(name)
+    return spec
 
 
 def list_specs() -> list[ModelSpec]:
-    return list(REGISTRY.values())
+    """The registry models, then the fine-tuned detectors in the user models folder."""
+    from engine import detector_files
+
+    return list(REGISTRY.values()) + detector_files.user_detector_specs()
 
 
 def default_model_name() -> str:
@@ -223,7 +237,17 @@ def import_weights(source: Path, name: Optional[str] = None) -> tuple[str, Path]
     """Check that `source` loads into a registry model and place it where that model looks.
 
     Returns (model name, installed path). Refuses unsafe files and mismatches with WeightsError.
+    A fine-tuned detector file (`sightline train-detector`) says what it is: it is copied into
+    the user models folder, where it is listed under its file name, whatever `name` is.
     """
+    from engine import detector_files
+
+    fine_tuned = detector_files.find_spec(str(source))
+    if fine_tuned is not None:
+        target = W.user_models_dir() / Path(source).name
+        if target.resolve() != Path(source).resolve():
+            W.install_file(Path(source), target)
+        return target.stem, target
     state = W.load_state_dict_file(source)
     matched = match_state_dict(state, [name] if name else None)
     spec = get_spec(matched)

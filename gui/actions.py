@@ -45,6 +45,8 @@ ACTIONS = {
     "import_weights": ("&Import model weights…", [], "Install a weights file for a model", False),
     "train_classifier": ("&Train classifier…", ["Ctrl+T"],
                          "Train a ResNet classifier on a folder of labelled images", False),
+    "train_detector": ("Train &detector…", ["Ctrl+Shift+T"],
+                       "Fine-tune a detector on the images you reviewed, or on a COCO file", False),
     "shortcuts": ("&Keyboard shortcuts", ["F1"], "List every key", False),
     "about": ("&About Sightline", [], "", False),
 }
@@ -100,7 +102,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], undo: QAction,
                      None, "next_detection",
                      "previous_detection", "deselect", None, "previous_image", "next_image", "next_unreviewed",
                      "mark_reviewed", None, "analyse_all", "cancel_all", "reanalyse"])
-    menu("&Tools", ["train_classifier", None, "import_weights"])
+    menu("&Tools", ["train_classifier", "train_detector", None, "import_weights"])
     menu("&Help", ["shortcuts", "about"])
     return menus
 

@@ -192,6 +192,12 @@ def save_model(out: Optional[str], result) -> WriteOutcome:
     return outcome
 
 
+def write_model(result, out: Optional[str]) -> Optional[Path]:
+    """`save_model` for other training commands: the path written (where it went, if --out
+    could not take it), or None after saying why nothing could be written."""
+    return save_model(out, result).path
+
+
 def run(args: argparse.Namespace) -> int:
     if args.folder is None:
         console.error("give a FOLDER to train from the command line (`sightline train` with no folder opens the "

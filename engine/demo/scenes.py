@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 
 CLASS_NAMES = ("circle", "square", "triangle")
+# A fourth shape the bundled model never saw: a plus sign whose arms are a third of its size
+# wide. Only scenes made with `make_scene(seed, classes=4)` hold it (the detector benchmark).
+EXTENDED_CLASS_NAMES = CLASS_NAMES + ("cross",)
 KEYPOINT_NAMES = ("top", "right", "bottom", "left")
 SKELETON = ((0, 1), (1, 2), (2, 3), (3, 0))
 
@@ -55,6 +58,10 @@ def _shape_mask(label: int, cx: int, cy: int, size: int, height: int, width: int
         cv2.circle(canvas, (cx, cy), size, 1, thickness=-1, lineType=cv2.LINE_8)
     elif label == 1:
         cv2.rectangle(canvas, (cx - size, cy - size), (cx + size, cy + size), 1, thickness=-1)
+    elif label == 3:
+        arm = max(2, int(round(size / 3)))  # half the arm width: the arm is 2/3 of `size` wide
+        cv2.rectangle(canvas, (cx - size, cy - arm), (cx + size, cy + arm), 1, thickness=-1)
+        cv2.rectangle(canvas, (cx - arm, cy - size), (cx + arm, cy + size), 1, thickness=-1)
     else:
         h = int(round(size * np.sqrt(3)))  # equilateral, side 2 * size, apex up
         top = cy - (2 * h) // 3
@@ -103,13 +110,13 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
 
 
-def _place_shapes(rng: np.random.Generator, height: int, width: int, count: int):
+def _place_shapes(rng: np.random.Generator, height: int, width: int, count: int, classes: int):
     """Full (unoccluded) masks and labels of up to `count` shapes that overlap at most 30%."""
     placed: list[tuple[int, np.ndarray]] = []
     for _ in range(count * 20):
         if len(placed) == count:
             break
-        label = int(rng.integers(0, len(CLASS_NAMES)))
+        label = int(rng.integers(0, classes))
         size = int(rng.integers(MIN_SIZE, MAX_SIZE + 1))
         cx = int(rng.integers(size, width - size))
         cy = int(rng.integers(size, height - size))
@@ -120,14 +127,15 @@ def _place_shapes(rng: np.random.Generator, height: int, width: int, count: int)
     return placed
 
 
-def make_scene(seed: int) -> Scene:
-    """The scene for `seed`: 320x240 to 640x480, 1 to 5 shapes, exact ground truth."""
+def make_scene(seed: int, classes: int = len(CLASS_NAMES)) -> Scene:
+    """The scene for `seed`: 320x240 to 640x480, 1 to 5 shapes, exact ground truth.
+    `classes=4` adds crosses (EXTENDED_CLASS_NAMES); the default draws the demo's three."""
     rng = np.random.default_rng(seed)
     width = int(rng.integers(320, 641))
     height = int(rng.integers(240, 481))
     image = _background(rng, height, width)
     while True:
-        placed = _place_shapes(rng, height, width, int(rng.integers(1, 6)))
+        placed = _place_shapes(rng, height, width, int(rng.integers(1, 6)), classes)
         visible = []
         for i, (label, full) in enumerate(placed):
             occluders = [m for _, m in placed[i + 1 :]]

@@ -36,8 +36,28 @@ class CheckpointError(W.WeightsError):
     """A file that is not a usable Sightline classifier; the message says why."""
 
 
-class NotAClassifier(CheckpointError):
+class WrongFormat(CheckpointError):
+    """A readable model file of another kind (a classifier where a detector was wanted...)."""
+
+
+class NotAClassifier(WrongFormat):
     """A readable weights file that is something else (e.g. a detector's weights)."""
+
+
+def check_format(data: dict, source: str, tag: str, newest: int, required, wrong=WrongFormat) -> int:
+    """The format version of a checkpoint dict tagged `tag`; `wrong` when it has another tag,
+    CheckpointError when it is newer than `newest` or lacks a `required` key."""
+    kind = tag.removeprefix("sightline-")
+    if data.get("format") != tag:
+        raise wrong(f"{source}: not a Sightline {kind} (no '{tag}' format tag)")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > newest:
+        raise CheckpointError(f"{source}: {kind} format {version} is newer than this Sightline "
+                              f"understands ({newest}); update Sightline")  # fmt: skip
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise CheckpointError(f"{source}: {kind} file lacks {', '.join(missing)}")
+    return version
 
 
 @dataclass(frozen=True)
@@ -65,15 +85,7 @@ class ClassifierCheckpoint:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "checkpoint") -> "ClassifierCheckpoint":
-        if data.get("format") != FORMAT:
-            raise NotAClassifier(f"{source}: not a Sightline classifier (no '{FORMAT}' format tag)")
-        version = data.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{source}: classifier format {version} is newer than this Sightline "
-                                  f"understands ({FORMAT_VERSION}); update Sightline")  # fmt: skip
-        missing = [k for k in _REQUIRED if k not in data]
-        if missing:
-            raise CheckpointError(f"{source}: classifier file lacks {', '.join(missing)}")
+        version = check_format(data, source, FORMAT, FORMAT_VERSION, _REQUIRED, NotAClassifier)
         try:
             state = F.check_state_dict(data["state_dict"], source)
             class_names = F.check_class_names(data["class_names"], source)
@@ -125,15 +137,15 @@ def default_model_path(name: str, folder: Optional[Path] = None) -> Path:
     return path
 
 
-def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.PathLike] = None) -> Path:
-    """Write `checkpoint` to `path` (default: a new file in the user models folder) atomically."""
-    target = Path(path) if path else default_model_path(checkpoint.name or checkpoint.architecture)
+def save_checkpoint(data: dict, target: Path) -> Path:
+    """`torch.save` a checkpoint dict to `target` atomically: a temporary file in the same
+    folder, flushed to disk, then renamed over the target (classifiers and detectors alike)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")  # what a killed earlier run left
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint.to_dict(), handle)
+            torch.save(data, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -143,17 +155,33 @@ def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.Pa
     return target
 
 
+def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.PathLike] = None) -> Path:
+    """Write `checkpoint` to `path` (default: a new file in the user models folder) atomically."""
+    target = Path(path) if path else default_model_path(checkpoint.name or checkpoint.architecture)
+    return save_checkpoint(checkpoint.to_dict(), target)
+
+
 def load_classifier_file(path: str | os.PathLike) -> ClassifierCheckpoint:
     """Read a classifier file safely (weights_only=True); CheckpointError/WeightsError if unusable."""
     return ClassifierCheckpoint.from_dict(W.load_weights_file(path), str(path))
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """A classifier file's metadata without reading its tensors into memory (memory-mapped)."""
+def read_tagged_metadata(path: str | os.PathLike, tag: str = FORMAT) -> dict:
+    """A checkpoint file's metadata without reading its tensors into memory (memory-mapped);
+    WrongFormat when it is a readable file of another kind (its format tag is not `tag`)."""
+    kind = tag.removeprefix("sightline-")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise CheckpointError(f"{path}: not a readable classifier file ({str(exc).splitlines()[0][:200]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise NotAClassifier(f"{path}: not a Sightline classifier")
+        raise CheckpointError(f"{path}: not a readable {kind} file ({str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(data, dict) or data.get("format") != tag:
+        raise WrongFormat(f"{path}: not a Sightline {kind}")
     return {k: v for k, v in data.items() if k != "state_dict"}
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """A classifier file's metadata without reading its tensors into memory (memory-mapped)."""
+    try:
+        return read_tagged_metadata(path, FORMAT)
+    except WrongFormat as exc:
+        raise NotAClassifier(str(exc)) from None

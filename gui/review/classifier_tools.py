@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from engine.classify import ClassifierInfo, classifier_info, list_user_classifiers
 from engine.train.checkpoint import NotAClassifier
 from engine.weights import user_models_dir
+from gui.wizard.detector_training import DetectorTraining
 
 SETTINGS_KEY = "classifier"
 
@@ -39,6 +40,7 @@ class ClassifierTools(QObject):
         self.listed = False  # the picker has been filled at least once
         a = window.actions_
         a["train_classifier"].triggered.connect(self.open_wizard)
+        self.detector_training = DetectorTraining(window)  # Tools > Train detector…
         a["apply_classifier"].triggered.connect(lambda: self._say(self.labels.apply_selected()))
         a["apply_classifier_all"].triggered.connect(lambda: self._say(self.labels.apply_all()))
         window.model_panel.classifier_chosen.connect(self._chosen)
