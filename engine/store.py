@@ -299,7 +299,8 @@ class ReviewStore:
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"made by a newer Sightline (schema {version}, this one reads {SCHEMA_VERSION})")
+            raise StoreError(f"{self.path}: made by a newer Sightline (schema {version}, "
+                             f"this one reads {SCHEMA_VERSION})")
         if version < SCHEMA_VERSION:
             with _transaction(conn):
                 _run_script(conn, _SCHEMA)

@@ -96,29 +96,27 @@ def detect_images(detector, paths: list[Path], args, summary: Summary, items: li
     """Detect in each image; results go into `items` as they come, so Ctrl-C keeps them."""
     names = overlay_names(paths) if args.overlays else {}
     bar = console.ProgressBar(len(paths), "detect")
-    try:
-        for index, path in enumerate(paths):
-            summary.seen = index
-            try:
-                image = load_image(path)
-            except ImageLoadError as exc:
-                summary.failures.append(ImageFailure(str(path), exc.reason))
-                bar.update(index + 1)
-                continue
-            det: Detections = detector.predict([image])[0]
-            if det.failure:
-                summary.failures.append(ImageFailure(str(path), det.failure))
-            else:
-                kept = det.filter(min_score=args.score)
-                summary.done += 1
-                summary.detections += len(kept)
-                items.append(ExportItem(str(path), kept))
-                if args.overlays:
-                    _write_overlay(image, kept, args.overlays / names[path], summary)
-            bar.update(index + 1, f"{summary.detections} detections")
-        summary.seen = len(paths)
-    finally:
-        bar.close()
+    for index, path in enumerate(paths):
+        summary.seen = index
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            summary.failures.append(ImageFailure(str(path), exc.reason))
+            bar.update(index + 1)
+            continue
+        det: Detections = detector.predict([image])[0]
+        if det.failure:
+            summary.failures.append(ImageFailure(str(path), det.failure))
+        else:
+            kept = det.filter(min_score=args.score)
+            summary.done += 1
+            summary.detections += len(kept)
+            items.append(ExportItem(str(path), kept))
+            if args.overlays:
+                _write_overlay(image, kept, args.overlays / names[path], summary)
+        bar.update(index + 1, f"{summary.detections} detections")
+    summary.seen = len(paths)
+    bar.close()
 
 
 def _write_overlay(image, kept: Detections, target: Path, summary: Summary) -> None:
@@ -130,6 +128,7 @@ def _write_overlay(image, kept: Detections, target: Path, summary: Summary) -> N
 
 def _interrupted(paths: list[Path], summary: Summary) -> None:
     left = len(paths) - summary.seen
+    sys.stderr.write("\n")
     console.error(f"interrupted after {summary.seen} of {len(paths)} images; the results done so far are kept")
     summary.failures.append(ImageFailure(f"{left} images", "not analysed (interrupted)"))
 
