@@ -5,8 +5,9 @@
 - Analysing: the model's input (the image after the model's own resize: 800 px shorter side
   for the COCO models, native size for the demo model, or `--size`) over
   `MAX_INFERENCE_PIXELS` is reported as failed without running the model. Measured with the
-  demo model on the CPU, inference costs 150 to 220 bytes of memory per input pixel
-  (1 MP: +211 MB, 4 MP: +724 MB, 9 MP: +1345 MB), so the limit is about 4 GB.
+  demo model on the CPU (tests/benchmarks/bench_inference_memory.py), inference costs about
+  160 to 190 bytes of memory per input pixel (1 MP: +180 MB, 4 MP: +725 MB, 9 MP: +1347 MB),
+  so the limit is about 4 GB.
 """
 
 from __future__ import annotations

@@ -126,6 +126,7 @@ def _write_overlay(image, kept: Detections, target: Path, summary: Summary) -> N
 
 def _interrupted(paths: list[Path], summary: Summary) -> None:
     left = len(paths) - summary.seen
+    sys.stderr.write("\n")
     console.error(f"interrupted after {summary.seen} of {len(paths)} images; the results done so far are kept")
     summary.failures.append(ImageFailure(f"{left} images", "not analysed (interrupted)"))
 

@@ -20,7 +20,7 @@ from engine import console
 from engine.commands.argtypes import int_between, positive_int
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DEVICE_CHOICES, DeviceError
-from engine.images import ImageLoadError
+from engine.images import ImageLoadError, scan_paths
 from engine.outputs import InputSet, WriteOutcome, check_output_file, check_output_folder, recovery_folders, write_or_recover
 from engine.train import dataset as D
 from engine.train import checkpoint_fields as F
@@ -172,12 +172,12 @@ def _out_is_folder(out: str) -> bool:
     return Path(out).is_dir() or out.endswith(("/", os.sep))
 
 
-def out_problems(out: Optional[str]) -> list[str]:
-    """Why --out cannot be written, found before training."""
+def out_problems(out: Optional[str], folder: str) -> list[str]:
+    """Why --out cannot be written (or would write over a training image), found before training."""
     target = Path(out) if out else default_model_path("check")
     if out and _out_is_folder(out):
         return check_output_folder(target, InputSet([]), "--out")
-    return check_output_file(target, InputSet([]), "--out")
+    return check_output_file(target, InputSet(scan_paths([folder]).images), "--out")
 
 
 def save_model(out: Optional[str], result) -> WriteOutcome:
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         console.error("give a FOLDER to train from the command line (`sightline train` with no folder opens the "
                       "training wizard)")
         return EXIT_USAGE
-    problems = out_problems(args.out)
+    problems = out_problems(args.out, args.folder)
     if problems:
         console.error("; ".join(problems))
         return EXIT_USAGE

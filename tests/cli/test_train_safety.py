@@ -28,6 +28,10 @@ def test_an_unwritable_out_is_refused_before_training(shapes, tmp_path, monkeypa
     for out in (blocker / "model.pt", Path("/sys/model.pt")):
         code, _, err = run_cli("train", shapes, "--out", out, *FAST)
         assert code == 2 and str(out.parent) in err and "Traceback" not in err
+    image = next(shapes.rglob("*.png"))
+    before = image.read_bytes()
+    code, _, err = run_cli("train", shapes, "--out", image, *FAST)
+    assert code == 2 and "input" in err and image.read_bytes() == before
 
 
 def test_a_model_that_cannot_be_written_at_the_end_is_kept(shapes, tmp_path, monkeypatch, run_cli):

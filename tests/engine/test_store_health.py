@@ -96,3 +96,17 @@ def test_a_healthy_store_is_left_alone(filled):
     assert store.health.problem == "" and store.health.message() == "" and not _kept(path)
     assert load_result_or_damage(store, images[0], MODEL).decisions == {0: Decision(ACCEPTED)}
     store.close()
+
+
+def test_a_store_from_a_newer_sightline_is_refused_naming_the_file(tmp_path):
+    import sqlite3
+
+    from engine.store import SCHEMA_VERSION, StoreError
+
+    path = tmp_path / "review.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError) as caught:
+        ReviewStore(path)
+    assert str(caught.value).startswith(f"{path}: ") and "newer Sightline" in str(caught.value)
