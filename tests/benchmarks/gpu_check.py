@@ -43,7 +43,7 @@ from engine.demo.shapes_video import default_shapes, render_frame  # noqa: E402
 from engine.stock import stock_call, stock_models  # noqa: E402
 
 DETECTORS = ("demo-shapes", "maskrcnn_resnet50_fpn_v2", "keypointrcnn_resnet50_fpn")
-COMPILE_RESERVE_S = 90  # a torch.compile row starts only with this much budget left
+COMPILE_RESERVE_S = 120  # a torch.compile row starts only with this much budget left
 
 
 @dataclass(frozen=True)
