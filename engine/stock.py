@@ -33,8 +33,10 @@ def stock_models(detector) -> list[torch.nn.Module]:
     return [stock_model(model) for model in detector._models]
 
 
-def stock_call(models: Sequence[torch.nn.Module], images: Sequence[np.ndarray], device: torch.device) -> list:
-    """`model([to_tensor(image), ...])` for each model: one list of output dicts per model."""
+def stock_call(models: Sequence[torch.nn.Module], images: Sequence[np.ndarray], device: torch.device,
+               autocast: bool = True) -> list:
+    """`model([to_tensor(image), ...])` for each model: one list of output dicts per model.
+    `autocast`: float16 autocast on CUDA, as `Detector.predict` uses by default."""
     tensors = [to_tensor(image).to(device) for image in images]
-    with torch.inference_mode(), devices.autocast_context(device):
+    with torch.inference_mode(), devices.autocast_context(device, autocast):
         return [model(tensors) for model in models]

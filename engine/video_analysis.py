@@ -24,6 +24,7 @@ from engine.types import CancelToken, Detections, Progress, ProgressCallback
 from engine.video_io import Prefetcher, VideoError, VideoInfo, VideoReader, trim_heap
 
 BATCH_CANDIDATES = (1, 2, 4, 8)
+CPU_BATCH = 2  # frames per model call off CUDA: less CPU time per frame than 1 (README, video_speed.py)
 QUEUE_BYTES = 256 * 2**20  # decoded frames waiting for the model, at most about this much
 
 
@@ -97,10 +98,12 @@ _TUNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # detector ->
 
 def choose_batch_size(detector, frames: Sequence[np.ndarray], candidates: Sequence[int] = BATCH_CANDIDATES,
                       repeats: int = 2) -> int:
-    """The batch size with the least time per frame on these frames: 1 off CUDA; on CUDA each
-    candidate is timed (after a warm-up) until a larger batch stops paying. Remembered per
-    detector and frame size."""
-    if detector.device.type != "cuda" or not frames:
+    """The batch size with the least time per frame on these frames: CPU_BATCH off CUDA; on
+    CUDA each candidate is timed (after a warm-up) until a larger batch stops paying.
+    Remembered per detector and frame size."""
+    if detector.device.type != "cuda":
+        return CPU_BATCH
+    if not frames:
         return 1
     key = tuple(frames[0].shape[:2])
     known = _TUNED.get(detector, {})
@@ -138,7 +141,7 @@ class VideoAnalysis:
         analysis.cancelled, analysis.done, analysis.warnings, analysis.rate
 
     Opening the file happens here, so a bad file raises `VideoError` before any work starts.
-    `batch_size` None: 1 on the CPU, measured on CUDA (see `choose_batch_size`).
+    `batch_size` None: CPU_BATCH off CUDA, measured on CUDA (see `choose_batch_size`).
     """
 
     def __init__(self, detector, path: str | os.PathLike, *, start_s: Optional[float] = None,
@@ -209,7 +212,7 @@ class VideoAnalysis:
             self.done += 1
             self.last_frame = index
             yield FrameResult(index, self.info.time_of(index), det)
-        self._report()
+            self._report()  # per frame, also when frames come in batches
 
     def __iter__(self) -> Iterator[FrameResult]:
         return self.run()
@@ -234,7 +237,7 @@ class VideoAnalysis:
         began = time.perf_counter()
         explicit = self.batch_size
         cuda = self.detector.device.type == "cuda"
-        most = explicit or (max(BATCH_CANDIDATES) if cuda else 1)
+        most = explicit or (max(BATCH_CANDIDATES) if cuda else CPU_BATCH)
         frames = Prefetcher(self.reader.frames(self.span.start, self.span.stop, self.span.stride),
                             maxsize=self._queue_frames(most))
         try:
@@ -248,14 +251,14 @@ class VideoAnalysis:
                 if size is None:
                     if cuda and len(pending) < most:
                         continue
-                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending]) if cuda else 1
+                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending])
                     self.batch_size = size
                 while len(pending) >= size and not self.cancel.cancelled:
                     yield from self._analyse(pending[:size], size, began)
                     del pending[:size]
             if pending and not self.cancel.cancelled:
                 if size is None:  # a video shorter than the tuning batch
-                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending]) if cuda else 1
+                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending])
                     self.batch_size = size
                 while pending:
                     yield from self._analyse(pending[:size], size, began)

@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write the analysed range with overlays (.mp4, .avi, .mkv, .mov, .webm; falls back "
                        "to MJPG .avi if the codec does not work). With several videos: OUT-<video name>.<ext> each")
     group.add_argument("--video-batch", type=positive_int, default=None, metavar="N",
-                       help="video frames per model call (default: measured on CUDA, 1 on the CPU)")
+                       help="video frames per model call (default: measured on CUDA, 2 on the CPU)")
 
 
 def video_output_path(out: Path, video: Path, several: bool, used: set) -> Path:

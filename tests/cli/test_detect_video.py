@@ -133,7 +133,8 @@ def test_ctrl_c_keeps_the_frames_already_analysed(demo_detector, videos, tmp_pat
 
     monkeypatch.setattr(detect_command, "make_detector", lambda args: Interrupted())
     out = tmp_path / "r.json"
-    code = cli.main(["detect", str(videos / "a.mp4"), str(videos / "b.avi"), "--stride", "5", "--out", str(out)])
+    code = cli.main(["detect", str(videos / "a.mp4"), str(videos / "b.avi"), "--stride", "5", "--video-batch", "1",
+                     "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and "interrupted" in err
     assert [im["frame_index"] for im in json.loads(out.read_text())["images"]] == [0, 5]

@@ -61,6 +61,19 @@ def test_a_smaller_inference_size_still_reports_original_pixels(demo):
         assert _best_iou(shape.box, det.boxes) >= 0.5
 
 
+def test_channels_last_on_the_cpu_finds_the_same_shapes(demo):
+    image = make_scene(12).image
+    assert demo.channels_last  # the CPU default: it measured faster (README, Speed)
+    fast = demo.predict([image])[0].filter(min_score=0.5)
+    demo.set_channels_last(False)
+    try:
+        plain = demo.predict([image])[0].filter(min_score=0.5)
+    finally:
+        demo.set_channels_last(True)
+    assert len(fast) > 0 and fast.labels.tolist() == plain.labels.tolist()
+    assert np.allclose(fast.boxes, plain.boxes, atol=0.5) and np.allclose(fast.scores, plain.scores, atol=1e-3)
+
+
 def test_paste_mask_fills_its_box():
     mask = paste_mask(np.ones((28, 28), np.float32), np.array([10, 20, 50, 60], np.float32), 100, 100)
     assert abs(mask.x0 - 10) <= 2 and abs(mask.y0 - 20) <= 2

@@ -66,7 +66,7 @@ def test_decoding_runs_on_its_own_thread(clip):
 def test_cancel_keeps_finished_frames(clip):
     path, truth = clip
     token = CancelToken()
-    analysis = analyse_video(BlobDetector(delay=0.01), path, stride=2, cancel=token)
+    analysis = analyse_video(BlobDetector(delay=0.01), path, stride=2, cancel=token, batch_size=1)
     kept = []
     for result in analysis:
         kept.append(result)
@@ -115,9 +115,11 @@ def test_truncated_video_analyses_what_can_be_read(tmp_path):
     assert analysis.warnings and str(path) in analysis.warnings[0]
 
 
-def test_batch_size_is_one_on_the_cpu(clip):
-    frames = [np.zeros((240, 320, 3), np.uint8)] * 4
-    assert choose_batch_size(BlobDetector(), frames) == 1
+def test_on_the_cpu_frames_go_two_per_model_call(clip):
+    detector = BlobDetector()
+    results = list(analyse_video(detector, clip[0], stride=3))
+    assert [r.frame_index for r in results] == list(range(0, 40, 3))
+    assert detector.calls == [2] * 7  # 14 frames: CPU_BATCH measured faster per frame than 1
 
 
 class _TimedCuda:
