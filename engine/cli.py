@@ -15,6 +15,7 @@ COMMANDS = {
     "bench": "engine.commands.bench",
     "train": "engine.commands.train",
     "classify": "engine.commands.classify",
+    "explain": "engine.commands.explain",
 }
 
 

@@ -74,3 +74,12 @@ class ProgressBar:
 def error(message: str) -> None:
     sys.stderr.write(f"sightline: error: {message}\n")
     sys.stderr.flush()
+
+
+def report_summary(first_line: str, failures, stream: Optional[TextIO] = None) -> None:
+    """A command's closing summary on stderr: one line of counts, then each failed input
+    (an ImageFailure) with its reason."""
+    stream = stream or sys.stderr
+    stream.write(first_line + "\n")
+    for failure in failures:
+        stream.write(f"  failed: {failure.path}: {failure.reason}\n")
