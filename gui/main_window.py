@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMen
 
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
 from gui import actions as A
+from gui.explain.panel import add_explain_dock
 from gui.jobs import ModelJobs, TaskPool
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.classifier_tools = ClassifierTools(self)  # Train classifier…, the classifier picker, Apply label
         self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
         self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
+        self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

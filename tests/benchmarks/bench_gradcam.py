@@ -5,7 +5,7 @@ then ask, on unseen images, whether each heatmap's maximum lies on the shape (wi
 point does (the share of the image within the tolerance of the shape, averaged).
 
     python tests/benchmarks/bench_gradcam.py [--per-class 60] [--eval-per-class 15] [--epochs 15]
-                                             [--image-size 224] [--threads 2] [--keep DIR]
+                                             [--image-size 224] [--batch-size 32] [--threads 2] [--keep DIR]
                                              [--model FILE]
 
 Training images come from seed `--seed`, evaluation images from seed `--seed + 1` (separate
@@ -45,7 +45,7 @@ def near(mask: np.ndarray, tolerance: float) -> np.ndarray:
 def train(folder: Path, model: Path, args) -> float:
     began = time.monotonic()
     argv = ["train", str(folder), "--strategy", "scratch", "--epochs", str(args.epochs), "--image-size",
-            str(args.image_size), "--seed", str(args.seed), "--device", "cpu", "--out", str(model)]  # fmt: skip
+            str(args.image_size), "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--device", "cpu", "--out", str(model)]  # fmt: skip
     print("$ sightline " + " ".join(argv), flush=True)
     code = sightline(argv)  # its report and epochs go to stderr
     if code != 0:
@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--eval-per-class", type=int, default=15, help="unseen images per colour (default 15)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tolerance", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
