@@ -171,5 +171,16 @@ def list_user_classifiers(folder: Optional[str | os.PathLike] = None) -> list[Cl
     return sorted(infos, key=lambda i: (bool(i.error), _negated(i.date), i.name))
 
 
+def find_classifier(text: str | os.PathLike) -> Path:
+    """A path as given, else a classifier in the user models folder by file stem or name."""
+    path = Path(text)
+    if path.exists() or path.suffix:
+        return path
+    for info in list_user_classifiers():
+        if str(text) in (info.path.stem, info.name):
+            return info.path
+    return user_models_dir() / f"{text}.pt"
+
+
 def _negated(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)

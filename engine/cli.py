@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "engine.commands.export",
     "import": "engine.commands.import_results",
     "train-detector": "engine.commands.train_detector",
+    "explain": "engine.commands.explain",
 }
 
 log = logging.getLogger(__name__)

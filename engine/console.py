@@ -82,3 +82,12 @@ def report_write(outcome) -> None:
         error(outcome.message())
     else:
         sys.stderr.write(outcome.message() + "\n")
+
+
+def report_summary(first_line: str, failures, stream: Optional[TextIO] = None) -> None:
+    """A command's closing summary on stderr: one line of counts, then each failed input
+    (an ImageFailure) with its reason."""
+    stream = stream or sys.stderr
+    stream.write(first_line + "\n")
+    for failure in failures:
+        stream.write(f"  failed: {failure.path}: {failure.reason}\n")

@@ -133,6 +133,11 @@ class Detector:
     def outputs(self) -> frozenset:
         return self.spec.outputs
 
+    @property
+    def networks(self) -> tuple[torch.nn.Module, ...]:
+        """The torch model(s) this detector runs, in eval mode (read by explanations)."""
+        return tuple(self._models)
+
     def to_tensors(self, images: Sequence[np.ndarray]) -> list[torch.Tensor]:
         usable = [im if im.flags.writeable and im.flags.c_contiguous else np.array(im) for im in images]
         return [torch.from_numpy(im).to(self.device).permute(2, 0, 1).float().div_(255) for im in usable]

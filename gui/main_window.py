@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMen
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
 from gui import actions as A
 from gui.scheduler import DeviceScheduler, load_detector, set_device_scheduler
+from gui.explain.panel import add_explain_dock
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
 from gui.review.controller import ReviewController
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
         self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
         self.results_import = ResultsImport(self)  # File > Import results… (a COCO file into the store)
+        self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

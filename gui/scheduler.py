@@ -28,7 +28,7 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.images import ImageLoadError, load_image
-from engine.types import CancelToken, Detections, Progress
+from engine.types import CancelToken, Cancelled, Detections, Progress
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class _DeviceWorker:
     def _run_work(job: Job, args: tuple) -> JobResult:
         try:
             value = job.work(*args)
+        except Cancelled:
+            return JobResult(job, cancelled=True)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, the device thread lives on
             log.exception("model job failed")
             exc.__traceback__ = None

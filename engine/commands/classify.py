@@ -24,7 +24,7 @@ from engine.export import write_text_atomic
 from engine.images import ImageLoadError, load_image, scan_paths
 from engine.outputs import InputSet, check_output_file, write_or_recover
 from engine.types import ImageFailure
-from engine.weights import WeightsError, user_models_dir
+from engine.weights import WeightsError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -49,24 +49,8 @@ class Summary:
     failures: list[ImageFailure] = field(default_factory=list)
 
     def report(self, stream=None) -> None:
-        stream = stream or sys.stderr
-        stream.write(f"{self.done} images classified, {self.skipped} skipped (not images), "
-                     f"{len(self.failures)} failed\n")  # fmt: skip
-        for failure in self.failures:
-            stream.write(f"  failed: {failure.path}: {failure.reason}\n")
-
-
-def resolve_model(text: str) -> Path:
-    """A path as given, else a classifier in the user models folder by file stem or name."""
-    path = Path(text)
-    if path.exists() or path.suffix:
-        return path
-    from engine.classify import list_user_classifiers
-
-    for info in list_user_classifiers():
-        if text in (info.path.stem, info.name):
-            return info.path
-    return user_models_dir() / f"{text}.pt"
+        console.report_summary(f"{self.done} images classified, {self.skipped} skipped (not images), "
+                               f"{len(self.failures)} failed", self.failures, stream)  # fmt: skip
 
 
 def format_prediction(prediction: list[tuple[str, float]]) -> str:
@@ -126,10 +110,10 @@ def classify_paths(classifier, paths: list[Path], top_k: int, summary: Summary) 
 
 
 def load_classifier(args) -> Optional[object]:
-    from engine.classify import Classifier
+    from engine.classify import Classifier, find_classifier
 
     try:
-        return Classifier(resolve_model(args.model), device=args.device, batch_size=args.batch_size)
+        return Classifier(find_classifier(args.model), device=args.device, batch_size=args.batch_size)
     except (WeightsError, DeviceError) as exc:
         console.error(str(exc))
         return None

@@ -51,3 +51,52 @@ def write_shapes(
             Image.fromarray(draw_shape(kind, size, rng)).save(path)
             written[kind].append(path)
     return written
+
+
+# ---------------------------------------------------------------------------- class = colour
+
+COLOUR_CLASSES = {"red": (215, 45, 45), "green": (40, 175, 60), "blue": (45, 75, 215)}
+
+
+def draw_colour_shape(
+    colour: tuple[int, int, int], height: int, width: int, rng: np.random.Generator, extent=(0.15, 0.3)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(image, mask): one small shape of random form (circle, square or triangle), `extent`
+    of the shorter side across, at a random place on a grey noisy (H, W) background. Only its
+    colour (jittered by up to 25 per channel) tells its class."""
+    background = rng.integers(90, 160, size=(height, width, 3), dtype=np.uint8)
+    size = max(4, int(min(height, width) * rng.uniform(*extent)))
+    x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+    mask_image = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask_image)
+    form = SHAPE_CLASSES[int(rng.integers(len(SHAPE_CLASSES)))]
+    corners = [x0, y0, x0 + size - 1, y0 + size - 1]
+    if form == "circle":
+        draw.ellipse(corners, fill=255)
+    elif form == "square":
+        draw.rectangle(corners, fill=255)
+    else:
+        draw.polygon([(x0 + (size - 1) / 2, y0), (x0, y0 + size - 1), (x0 + size - 1, y0 + size - 1)], fill=255)
+    mask = np.asarray(mask_image) > 0
+    tint = np.clip(np.array(colour) + rng.integers(-25, 26, size=3), 0, 255).astype(np.uint8)
+    image = background.copy()
+    image[mask] = tint
+    return image, mask
+
+
+def write_colour_shapes(
+    folder: str | Path, per_class: int, seed: int, sizes=(96, 256), classes=COLOUR_CLASSES
+) -> list[tuple[Path, str, np.ndarray]]:
+    """Write folder/<colour>/NNN.png, each image's height and width drawn from `sizes`
+    (so sizes and aspect ratios vary); returns (path, class, shape mask) for every image."""
+    rng = np.random.default_rng(seed)
+    written = []
+    for name, colour in classes.items():
+        (Path(folder) / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            height, width = (int(v) for v in rng.integers(sizes[0], sizes[1] + 1, size=2))
+            image, mask = draw_colour_shape(colour, height, width, rng)
+            path = Path(folder) / name / f"{index:03d}.png"
+            Image.fromarray(image).save(path)
+            written.append((path, name, mask))
+    return written

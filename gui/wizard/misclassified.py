@@ -1,14 +1,18 @@
 """The images of one confusion-matrix cell: thumbnails made in the background, names below,
-the full path as a tooltip; double-click opens an image in the system's viewer."""
+the full path as a tooltip; double-click opens an image in the system's viewer. Given the
+classifier, each opens with its Grad-CAM for the class it was taken for (what the network
+looked at to say so); a check box switches back to the plain images."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QImageReader, QPixmap
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QListView, QListWidget, QListWidgetItem,
+                               QVBoxLayout, QWidget)  # fmt: skip
 
 from gui.wizard.common import dim_label
 from gui.wizard.worker import BackgroundJob
@@ -34,10 +38,34 @@ def load_thumbnail(path: str, side: int = THUMBNAIL) -> Optional[QImage]:
     return image
 
 
+def gradcam_thumbnail(explainer, path: str, target: str, side: int = THUMBNAIL) -> Optional[QImage]:
+    """The image with the Grad-CAM of `target` over it, at most `side` pixels; None when the
+    file cannot be read. Safe off the GUI thread."""
+    from engine.explain.maps import overlay
+    from engine.images import ImageLoadError, load_image
+
+    try:
+        image = load_image(path)
+    except ImageLoadError:
+        return None
+    picture = np.ascontiguousarray(overlay(image, explainer.heatmaps(image, "gradcam", target=target)[0].values, 0.5))
+    qimage = QImage(picture.data, picture.shape[1], picture.shape[0], picture.strides[0], QImage.Format.Format_RGB888)
+    return qimage.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
 class MisclassifiedDialog(QDialog):
-    def __init__(self, true: str, predicted: str, paths: list[str], parent: Optional[QWidget] = None):
+    def __init__(self, true: str, predicted: str, paths: list[str], parent: Optional[QWidget] = None,
+                 checkpoint=None):  # fmt: skip
         super().__init__(parent)
         self.paths = list(paths)
+        self.predicted, self.checkpoint = predicted, checkpoint
+        self.icons: dict[str, list[Optional[QIcon]]] = {"photo": [None] * len(self.paths),
+                                                        "gradcam": [None] * len(self.paths)}  # fmt: skip
+        self.show_gradcam = QCheckBox(f"Grad-CAM: where the classifier saw '{predicted}'")
+        self.show_gradcam.setChecked(checkpoint is not None)
+        self.show_gradcam.setVisible(checkpoint is not None)
+        self.show_gradcam.toggled.connect(lambda _: self._show_icons())
+        self.gradcams_loaded = 0
         self.setWindowTitle(f"'{true}' taken for '{predicted}' ({len(self.paths)})")
         self.resize(760, 520)
         self.list = QListWidget()
@@ -60,6 +88,7 @@ class MisclassifiedDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(dim_label(f"{len(self.paths)} validation image(s) of class '{true}' that the classifier "
                                    f"called '{predicted}'. Double-click to open one."))  # fmt: skip
+        layout.addWidget(self.show_gradcam)
         layout.addWidget(self.list, 1)
         layout.addWidget(buttons)
         self.thumbnails_loaded = 0
@@ -71,19 +100,37 @@ class MisclassifiedDialog(QDialog):
         for index, path in enumerate(self.paths):
             if job.cancel.cancelled:
                 return
-            image = load_thumbnail(path)
-            job.report_item((index, image))
+            job.report_item(("photo", index, load_thumbnail(path)))
+        if self.checkpoint is None:
+            return
+        from engine.classify import Classifier
+        from engine.explain import Explainer
+
+        explainer = Explainer(Classifier(self.checkpoint, device="cpu"))
+        for index, path in enumerate(self.paths):
+            if job.cancel.cancelled:
+                return
+            job.report_item(("gradcam", index, gradcam_thumbnail(explainer, path, self.predicted)))
 
     def _on_thumbnail(self, payload) -> None:
-        index, image = payload
+        kind, index, image = payload
         item = self.list.item(index)
         if item is None:
             return
-        if image is None:
+        if image is None and kind == "photo":
             item.setText(f"{item.text()}\n(cannot be read)")
-        else:
-            item.setIcon(QIcon(QPixmap.fromImage(image)))
-        self.thumbnails_loaded += 1
+        elif image is not None:
+            self.icons[kind][index] = QIcon(QPixmap.fromImage(image))
+        self.thumbnails_loaded += kind == "photo"
+        self.gradcams_loaded += kind == "gradcam"
+        self._show_icons(index)
+
+    def _show_icons(self, only: Optional[int] = None) -> None:
+        kind = "gradcam" if self.show_gradcam.isChecked() else "photo"
+        for index in range(len(self.paths)) if only is None else (only,):
+            icon = self.icons[kind][index] or self.icons["photo"][index]
+            if icon is not None:
+                self.list.item(index).setIcon(icon)
 
     def _open(self, item: QListWidgetItem) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.ItemDataRole.UserRole)))

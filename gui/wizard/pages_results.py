@@ -184,7 +184,7 @@ class ResultsPage(QWizardPage):
             return None
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = MisclassifiedDialog(names[row], names[column], paths, self)
+        self.dialog = MisclassifiedDialog(names[row], names[column], paths, self, result.checkpoint)
         self.dialog.show()
         return self.dialog
 
