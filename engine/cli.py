@@ -15,6 +15,8 @@ COMMANDS = {
     "bench": "engine.commands.bench",
     "train": "engine.commands.train",
     "classify": "engine.commands.classify",
+    "train-segmenter": "engine.commands.train_segmenter",
+    "segment": "engine.commands.segment",
 }
 
 

@@ -64,13 +64,7 @@ class ClassifierCheckpoint:
     def from_dict(cls, data: dict, source: str = "checkpoint") -> "ClassifierCheckpoint":
         if data.get("format") != FORMAT:
             raise NotAClassifier(f"{source}: not a Sightline classifier (no '{FORMAT}' format tag)")
-        version = data.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{source}: classifier format {version} is newer than this Sightline "
-                                  f"understands ({FORMAT_VERSION}); update Sightline")  # fmt: skip
-        missing = [k for k in _REQUIRED if k not in data]
-        if missing:
-            raise CheckpointError(f"{source}: classifier file lacks {', '.join(missing)}")
+        version = check_version_and_keys(data, source, "classifier", FORMAT_VERSION, _REQUIRED, CheckpointError)
         norm = data["normalisation"]
         return cls(
             state_dict=data["state_dict"], architecture=str(data["architecture"]),
@@ -79,6 +73,18 @@ class ClassifierCheckpoint:
             strategy=str(data.get("strategy", "")), metrics=dict(data.get("metrics") or {}),
             date=str(data.get("date", "")), name=str(data.get("name", "")), format_version=version,
         )  # fmt: skip
+
+
+def check_version_and_keys(data: dict, source: str, kind: str, newest: int, required, error: type) -> int:
+    """The file's format version; `error` when it is newer than `newest` or lacks a `required` key."""
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > newest:
+        raise error(f"{source}: {kind} format {version} is newer than this Sightline understands ({newest}); "
+                    "update Sightline")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise error(f"{source}: {kind} file lacks {', '.join(missing)}")
+    return version
 
 
 def make_checkpoint(
@@ -119,11 +125,16 @@ def default_model_path(name: str, folder: Optional[Path] = None) -> Path:
 def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.PathLike] = None) -> Path:
     """Write `checkpoint` to `path` (default: a new file in the user models folder) atomically."""
     target = Path(path) if path else default_model_path(checkpoint.name or checkpoint.architecture)
+    return torch_save_atomic(checkpoint.to_dict(), target)
+
+
+def torch_save_atomic(data: dict, target: Path) -> Path:
+    """`torch.save(data)` to a temporary file beside `target`, synced, then renamed onto it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint.to_dict(), handle)
+            torch.save(data, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)

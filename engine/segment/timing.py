@@ -1,0 +1,35 @@
+"""Timing a segmenter for `sightline bench`: the same scenes as the detectors, and 640x480 frames."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+from engine.segment.predict import Segmenter
+
+VGA = (640, 480)
+
+
+def median_seconds(segmenter: Segmenter, images: list[np.ndarray]) -> float:
+    """Median wall time of `predict` (class map at the image's size) over `images`, after a warm-up."""
+    segmenter.predict(images[0])
+    times = []
+    for image in images:
+        began = time.perf_counter()
+        segmenter.predict(image)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def segmenter_lines(path: str, images: list[np.ndarray], device: str = "auto") -> list[str]:
+    """Report lines: ms per image on `images`, and frames/s on them scaled to 640x480."""
+    segmenter = Segmenter(path, device=device)
+    scenes = median_seconds(segmenter, images)
+    vga = median_seconds(segmenter, [cv2.resize(image, VGA, interpolation=cv2.INTER_LINEAR) for image in images])
+    return [f"segmenter    {segmenter.name}: U-Net, working size {segmenter.input_size}px, "
+            f"{len(segmenter.class_names)} classes",
+            f"segment      {scenes * 1000:8.1f} ms/image (median, same scenes)",
+            f"segment VGA  {vga * 1000:8.1f} ms/frame at 640x480 = {1 / vga:.1f} frames/s"]
