@@ -135,14 +135,22 @@ class UnknownModel(KeyError):
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
+    """The registry model `name`, else the segmenter file of that name in the user models folder."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise UnknownModel(name) from None
+    from engine.segment.as_detector import segmenter_specs
+
+    found = [spec for spec in segmenter_specs() if spec.name == name]
+    if not found:
+        raise UnknownModel(name)
+    return found[0]
 
 
 def list_specs() -> list[ModelSpec]:
-    return list(REGISTRY.values())
+    """The registry's detectors, then the segmenters in the user models folder."""
+    from engine.segment.as_detector import segmenter_specs
+
+    return list(REGISTRY.values()) + segmenter_specs()
 
 
 def default_model_name() -> str:

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
-from engine.detect import Detector  # imported here, not in the worker: imports hold a global lock
+# imported here, not in the worker: imports hold a global lock. open_model gives a Detector, or a
+# segmenter run as one (issue 15).
+from engine.segment.as_detector import open_model
 from engine.images import ImageLoadError, load_image
 from engine.types import CancelToken, Detections, Progress
 
@@ -230,7 +232,7 @@ class _ModelWorker(QObject):
         self._detector, self._key = None, None
         self.model_state.emit("loading", model, "")
         _limit_cpu_threads()
-        detector = Detector(model, device=device)
+        detector = open_model(model, device=device)
         self._detector, self._key = detector, (model, device)
         self.model_state.emit("ready", model, detector.device_info.description)
         return detector

@@ -51,13 +51,23 @@ class Segmenter:
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """(H, W) uint8 class map of an (H, W, 3) uint8 RGB image, at its own size."""
+        return self.predict_with_confidence(image, confidence=False)[0]
+
+    def predict_with_confidence(self, image: np.ndarray, confidence: bool = True) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """The class map and, when asked, each pixel's probability of its class (float32,
+        computed at the working size and scaled up)."""
         began = time.perf_counter()
+        height, width = image.shape[:2]
         with torch.inference_mode():
             logits = self.logits(image)
-            full = F.interpolate(logits[None], size=image.shape[:2], mode="bilinear", align_corners=False)[0]
+            full = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
             classes = full.argmax(0).to(torch.uint8).cpu().numpy()
+            probability = None
+            if confidence:
+                small = logits.float().softmax(0).amax(0).cpu().numpy()
+                probability = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
         self.last_seconds = time.perf_counter() - began
-        return classes
+        return classes, probability
 
 
 def palette(count: int) -> np.ndarray:

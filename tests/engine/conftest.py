@@ -21,3 +21,12 @@ def imagenet_home(tmp_path_factory):
     torch.save(state, path)
     yield state
     mp.undo()
+
+
+@pytest.fixture
+def sightline_models(tmp_path, monkeypatch):
+    """An empty user models folder under a private SIGHTLINE_HOME."""
+    monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "models"
+    folder.mkdir(parents=True)
+    return folder
