@@ -21,6 +21,7 @@ from gui import actions as A
 from gui.jobs import ModelJobs, TaskPool
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
+from gui.segment.train_dialog import install as install_segmenter_tools
 from gui.review.controller import ReviewController
 from gui.review.detection_table import DetectionTable
 from gui.review.filter_panel import ClassList, FilterPanel
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.classifier_tools = ClassifierTools(self)  # Train classifier…, the classifier picker, Apply label
         self.video_panel = VideoPanel(self)  # the Video dock: player, live mode, analysis, export
         self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
+        install_segmenter_tools(self)  # Tools ▸ Train segmenter… (issue 15)
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

@@ -48,3 +48,34 @@ def test_segmenter_is_a_model_with_a_translucent_overlay(qtbot, make_window, sce
     pure = class_colour(1)
     assert shown.getRgb()[:3] != plain.getRgb()[:3]  # the class colour tints the photo ...
     assert shown.getRgb()[:3] != pure  # ... translucently: the photo shows through
+
+
+def test_train_segmenter_from_the_window(qtbot, make_window, tmp_path, sightline_home):
+    from dataclasses import replace
+
+    from engine.demo.scenes_coco import write_scene_folder
+    from engine.segment.train import SegmenterSettings
+    from gui.segment.train_dialog import open_training_dialog
+
+    window = make_window()
+    action = next(a for a in window.menu("Tools").actions() if a.text() == "Train &segmenter…")
+    action.trigger()
+    assert window.segmenter_dialog.isVisible()
+    window.segmenter_dialog.close()
+    write_scene_folder(tmp_path / "scenes", 7_200_000, 3)
+    tiny = replace(SegmenterSettings(), base=4, depth=2, samples_per_epoch=4, batch_size=2)
+    dialog = open_training_dialog(window, tiny)
+    dialog.folder.setText(str(tmp_path))  # no annotations here: said, nothing saved
+    with qtbot.waitSignal(dialog.ended, timeout=60_000):
+        dialog.start.click()
+    assert "Not trained" in dialog.result.text() and "no COCO annotations" in dialog.result.text()
+    dialog.folder.setText(str(tmp_path / "scenes"))
+    dialog.epochs.setValue(2)
+    dialog.image_size.setValue(64)
+    with qtbot.waitSignal(dialog.saved, timeout=120_000) as saved:
+        dialog.start.click()
+    path = saved.args[0]
+    assert path.startswith(str(sightline_home / "models")) and "scenes" in path
+    assert dialog.log.toPlainText().count("val mIoU") == 2 and "Saved as" in dialog.result.text()
+    name = path.rsplit("/", 1)[-1]
+    assert window.model_panel.models.findData(name) >= 0  # listed beside the detectors at once
