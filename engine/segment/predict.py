@@ -16,7 +16,6 @@ from typing import Optional
 import cv2
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from engine.devices import describe, resolve_device
 from engine.draw import class_colour
@@ -38,8 +37,9 @@ class Segmenter:
         self.name = self.file.name or os.path.basename(self.path) or "segmenter"
         self.last_seconds = 0.0
 
-    def logits(self, image: np.ndarray) -> torch.Tensor:
-        """(C, h, w) logits at the working size (padding removed)."""
+    def logits(self, image: np.ndarray) -> np.ndarray:
+        """(h, w, C) float32 logits of the padded working image at the network's output
+        resolution, and (padded height, padded width, working height, working width)."""
         height, width = working_size(*image.shape[:2], self.input_size)
         small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA
                            if height < image.shape[0] else cv2.INTER_LINEAR)
@@ -47,7 +47,8 @@ class Segmenter:
         small = cv2.copyMakeBorder(small, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_REPLICATE)
         tensor = to_tensor(small, self.file.mean, self.file.std)[None].to(self.device)
         with torch.inference_mode():
-            return self.network(tensor)[0, :, :height, :width]
+            out = self.network(tensor, upsample=False)[0].float().permute(1, 2, 0).contiguous().cpu().numpy()
+        return out, (padded_h, padded_w, height, width)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """(H, W) uint8 class map of an (H, W, 3) uint8 RGB image, at its own size."""
@@ -55,17 +56,19 @@ class Segmenter:
 
     def predict_with_confidence(self, image: np.ndarray, confidence: bool = True) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """The class map and, when asked, each pixel's probability of its class (float32,
-        computed at the working size and scaled up)."""
+        computed at the network's resolution and scaled up)."""
         began = time.perf_counter()
-        height, width = image.shape[:2]
-        with torch.inference_mode():
-            logits = self.logits(image)
-            full = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
-            classes = full.argmax(0).to(torch.uint8).cpu().numpy()
-            probability = None
-            if confidence:
-                small = logits.float().softmax(0).amax(0).cpu().numpy()
-                probability = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        logits, (padded_h, padded_w, height, width) = self.logits(image)
+        full_h, full_w = image.shape[:2]
+        # the padded working image scaled to the original's scale, then the padding cut off
+        size = (max(full_w, round(padded_w * full_w / width)), max(full_h, round(padded_h * full_h / height)))
+        full = cv2.resize(logits, size, interpolation=cv2.INTER_LINEAR).reshape(size[1], size[0], -1)
+        classes = full[:full_h, :full_w].argmax(-1).astype(np.uint8)
+        probability = None
+        if confidence:
+            exp = np.exp(logits - logits.max(-1, keepdims=True))
+            best = (1.0 / exp.sum(-1)).astype(np.float32)  # the top class's softmax probability
+            probability = cv2.resize(best, size, interpolation=cv2.INTER_LINEAR)[:full_h, :full_w]
         self.last_seconds = time.perf_counter() - began
         return classes, probability
 

@@ -55,7 +55,9 @@ class UNet(nn.Module):
     def config(self) -> dict:
         return {"base": self.base, "depth": self.depth, "stem_stride": self.stem_stride}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, upsample: bool = True) -> torch.Tensor:
+        """Logits at the input's resolution, or with `upsample=False` at 1/stem_stride of it
+        (inference scales them once, straight to the original image's size)."""
         size = x.shape[-2:]
         skips = [self.stem(x)]
         for block in self.down:
@@ -66,6 +68,6 @@ class UNet(nn.Module):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], 1))
         x = self.head(x)
-        if self.stem_stride != 1:
+        if upsample and self.stem_stride != 1:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return x
