@@ -58,3 +58,11 @@ def test_video_range_and_live_analysis_run_a_segmenter(tmp_path):
         live.submit(0, 0.0, np.zeros((24, 32, 3), np.uint8))
         assert live.wait_idle(30)
         assert live.latest.detections.names == ["circle"] and not live.latest.error
+
+
+def test_bench_lines_time_the_segmenter(tmp_path):
+    from engine.segment.timing import segmenter_lines
+
+    lines = segmenter_lines(constant_segmenter(tmp_path / "s.pt"), [np.zeros((30, 40, 3), np.uint8)], "cpu")
+    assert "working size 64px, 3 classes" in lines[0]
+    assert "ms/frame at 640x480" in lines[2] and "frames/s" in lines[2]
