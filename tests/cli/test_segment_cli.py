@@ -81,3 +81,9 @@ def test_segment_refuses_a_file_that_is_not_a_segmenter(run_cli, tmp_path):
     bogus.write_bytes(b"garbage")
     code, _, err = run_cli("segment", tmp_path / "x.png", "--model", bogus, "--out", tmp_path / "o")
     assert code == 2 and "model.pt" in err
+
+
+def test_train_segmenter_from_review_says_when_nothing_was_accepted(run_cli, tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    code, _, err = run_cli("train-segmenter", tmp_path, "--from-review", *TINY)
+    assert code == 2 and "no image or video frame here has accepted masks" in err
