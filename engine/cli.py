@@ -24,6 +24,8 @@ COMMANDS = {
     "import": "engine.commands.import_results",
     "train-detector": "engine.commands.train_detector",
     "explain": "engine.commands.explain",
+    "train-segmenter": "engine.commands.train_segmenter",
+    "segment": "engine.commands.segment",
 }
 
 log = logging.getLogger(__name__)

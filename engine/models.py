@@ -140,23 +140,28 @@ class UnknownModel(KeyError):
 
 
 def get_spec(name: str) -> ModelSpec:
-    """A registry model, or a fine-tuned detector file: its name in the user models folder
-    (without `.pt`) or its path."""
+    """A registry model, a fine-tuned detector file or a segmenter file: its name in the user
+    models folder (without `.pt`) or its path."""
     if name in REGISTRY:
         return REGISTRY[name]
     from engine import detector_files
+    from engine.segment.as_detector import segmenter_specs
 
     spec = detector_files.find_spec(name)
-    if spec is None:
+    if spec is not None:
+        return spec
+    found = [spec for spec in segmenter_specs() if spec.name == name]
+    if not found:
         raise UnknownModel(name)
-    return spec
+    return found[0]
 
 
 def list_specs() -> list[ModelSpec]:
-    """The registry models, then the fine-tuned detectors in the user models folder."""
+    """The registry models, then the fine-tuned detectors and the segmenters in the user models folder."""
     from engine import detector_files
+    from engine.segment.as_detector import segmenter_specs
 
-    return list(REGISTRY.values()) + detector_files.user_detector_specs()
+    return list(REGISTRY.values()) + detector_files.user_detector_specs() + segmenter_specs()
 
 
 def default_model_name() -> str:

@@ -17,9 +17,10 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import cv2
+import numpy as np
 
 from engine.draw import OverlayStyle, draw_detections
 from engine.export import ExportItem, write_coco, write_csv
@@ -151,8 +152,11 @@ def _writer_thread(writer, frames: queue.Queue, errors: list) -> None:
             errors.append(exc)
 
 
-def _write_attempt(source: Path, held: HeldResults, target: Path, fourcc: str, start: int,
-                   stop: Optional[int], fps: Optional[float], style: OverlayStyle,
+Render = Callable[[int, np.ndarray], np.ndarray]  # (frame index, RGB frame) -> RGB frame to write
+
+
+def _write_attempt(source: Path, render: Render, target: Path, fourcc: str, start: int,
+                   stop: Optional[int], fps: Optional[float],
                    progress: Optional[ProgressCallback], cancel: CancelToken) -> int:
     """Writes the annotated range to `target`; returns frames written (_NoWriter: none opened)."""
     with VideoReader(source) as reader:
@@ -169,9 +173,7 @@ def _write_attempt(source: Path, held: HeldResults, target: Path, fourcc: str, s
             with Prefetcher(reader.frames(start, stop), maxsize=4) as frames:
                 for index, rgb in frames:
                     cancel.raise_if_cancelled()
-                    det = held.at(index)
-                    drawn = draw_detections(rgb, det, style) if det is not None and len(det) else rgb
-                    encoded.put(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                    encoded.put(cv2.cvtColor(render(index, rgb), cv2.COLOR_RGB2BGR))
                     written += 1
                     if progress is not None and (written % 10 == 0 or written == total):
                         progress(Progress(written, max(total, written), f"writing {target.name}"))
@@ -197,9 +199,25 @@ def write_annotated_video(source: str | os.PathLike, results: Mapping[int, Detec
     when that fails the next codec in `codec_plan` is tried (e.g. h264 .mp4, mp4v .mp4, MJPG .avi).
     Raises VideoError (bad source), VideoWriteError (nothing worked), Cancelled.
     """
+    held = HeldResults(results, min_score)
+
+    def render(index: int, rgb: np.ndarray) -> np.ndarray:
+        det = held.at(index)
+        return draw_detections(rgb, det, style) if det is not None and len(det) else rgb
+
+    return write_rendered_video(source, render, out, start_frame=start_frame, stop_frame=stop_frame,
+                                fourcc=fourcc, fps=fps, progress=progress, cancel=cancel)
+
+
+def write_rendered_video(source: str | os.PathLike, render: Render, out: str | os.PathLike, *,
+                         start_frame: int = 0, stop_frame: Optional[int] = None, fourcc: Optional[str] = None,
+                         fps: Optional[float] = None, progress: Optional[ProgressCallback] = None,
+                         cancel: Optional[CancelToken] = None) -> VideoWriteReport:
+    """Frames [start_frame, stop_frame) of `source`, each passed through `render(index, rgb)`,
+    written to `out` with the same checks and codec fallback as `write_annotated_video`
+    (`render` may be called again for a frame when a codec is retried)."""
     source, out = Path(source), Path(out)
     cancel = cancel or CancelToken()
-    held = HeldResults(results, min_score)
     failed: list[str] = []
     out.parent.mkdir(parents=True, exist_ok=True)
     for _, target in codec_plan(out, fourcc):  # what a killed earlier run left
@@ -210,8 +228,7 @@ def write_annotated_video(source: str | os.PathLike, results: Mapping[int, Detec
         tmp = Path(tmp_name)
         try:
             try:
-                written = _write_attempt(source, held, tmp, code, start_frame, stop_frame, fps, style, progress,
-                                         cancel)
+                written = _write_attempt(source, render, tmp, code, start_frame, stop_frame, fps, progress, cancel)
             except _NoWriter as exc:
                 failed.append(f"{code} {target.suffix}: {exc}")
                 continue

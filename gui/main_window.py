@@ -23,6 +23,7 @@ from gui.scheduler import DeviceScheduler, load_detector, set_device_scheduler
 from gui.explain.panel import add_explain_dock
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
+from gui.segment.train_dialog import install as install_segmenter_tools
 from gui.review.controller import ReviewController
 from gui.review.detection_table import DetectionTable
 from gui.review.filter_panel import ClassList, FilterPanel
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.downloads = WeightsDownload(self)  # the model panel's Download (NNN MB) of missing weights
         self.results_import = ResultsImport(self)  # File > Import results… (a COCO file into the store)
         self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
+        install_segmenter_tools(self)  # Tools ▸ Train segmenter… (issue 15)
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

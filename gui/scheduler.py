@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def load_detector(model: str, device: str):
-    """The real detector factory (tests pass their own to the scheduler)."""
-    from engine.detect import Detector
+    """The real detector factory (tests pass their own to the scheduler): a detector, or a
+    segmenter that answers like one (engine.segment.as_detector)."""
+    from engine.segment.as_detector import open_model
 
-    return Detector(model, device=device)
+    return open_model(model, device=device)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Job:
     work: Optional[Callable] = None  # work(detector, cancel) (long) or work(cancel) (short)
     on_done: Optional[Callable] = None  # long/short job: called on the GUI thread with its JobResult
     uses_detector: bool = True
+    worker: Any = None  # a gui.work.Worker run here (wizard training): it reports for itself
 
 
 @dataclass
@@ -82,6 +84,9 @@ class _DeviceWorker:
         self._key: Optional[tuple[str, str]] = None
 
     def run(self, job: Job) -> JobResult:
+        if job.worker is not None:  # always run: a cancelled worker still says so, itself
+            job.worker.execute()
+            return JobResult(job)
         if job.cancel.cancelled:
             return JobResult(job, cancelled=True)
         if not job.uses_detector:
@@ -244,8 +249,7 @@ class DeviceScheduler(QObject):
         """Run a `gui.work.Worker` on the device thread as a long job (wizard training): it
         waits for the job on the device, and batch jobs wait for it."""
         worker.mark_started()
-        job = Job(next(self._ids), "", "", "", work=lambda cancel: worker.execute(), uses_detector=False)
-        job.cancel = worker.cancel
+        job = Job(next(self._ids), "", "", "", work=lambda cancel: None, uses_detector=False, worker=worker)
         self._long.append(job)
         self._dispatch()
         return job
@@ -364,8 +368,10 @@ class DeviceScheduler(QObject):
         device (it cannot be interrupted): the daemon thread is left to the process end."""
         self._closed = True
         self._priority = None
-        for job in (*self._batch, *self._long, *self._short):
+        for job in (*self._batch, *self._long, *self._short, *([self._running] if self._running else [])):
             job.cancel.cancel()
+            if job.worker is not None:
+                job.worker.request_cancel()
         self._batch.clear()
         self._batch_left.clear()
         self._long.clear()

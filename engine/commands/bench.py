@@ -32,6 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's own)")
     parser.add_argument("--random-weights", action="store_true",
                         help="time the architecture with random weights when its weights are not on this machine")
+    parser.add_argument("--segmenter", default=None, metavar="FILE",
+                        help="also time this segmenter (from train-segmenter) on the same scenes and at 640x480")
     parser.set_defaults(run=run)
     return parser
 
@@ -90,4 +92,18 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"predict      {full_ms:8.1f} ms/image (median)\n")
     out.write(f"overhead     {ratio:8.2f}x  (predict / stock, median of back-to-back pairs)\n")
     out.write(f"peak memory  {devices.peak_memory_bytes(detector.device) / 2**20:8.0f} MiB\n")
+    return _bench_segmenter(args, images, out)
+
+
+def _bench_segmenter(args, images, out) -> int:
+    """The segmenter's lines (when --segmenter is given) after the detector's."""
+    if not args.segmenter:
+        return EXIT_OK
+    from engine.segment.timing import segmenter_lines
+
+    try:
+        out.write("\n".join(segmenter_lines(args.segmenter, images, args.device)) + "\n")
+    except (WeightsError, DeviceError) as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
     return EXIT_OK

@@ -102,6 +102,18 @@ class ClassifierCheckpoint:
         )  # fmt: skip
 
 
+def check_version_and_keys(data: dict, source: str, kind: str, newest: int, required, error: type) -> int:
+    """The file's format version; `error` when it is newer than `newest` or lacks a `required` key."""
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > newest:
+        raise error(f"{source}: {kind} format {version} is newer than this Sightline understands ({newest}); "
+                    "update Sightline")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise error(f"{source}: {kind} file lacks {', '.join(missing)}")
+    return version
+
+
 def make_checkpoint(
     model: nn.Module,
     architecture: str,
@@ -153,6 +165,9 @@ def save_checkpoint(data: dict, target: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+torch_save_atomic = save_checkpoint  # the segmenter's name for it
 
 
 def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.PathLike] = None) -> Path:

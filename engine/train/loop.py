@@ -103,28 +103,34 @@ def train_one_epoch(
     tracker: Optional[ProgressTracker] = None,
     message: str = "training",
     should_stop: Callable[[], bool] = lambda: False,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> Optional[tuple[float, float]]:
-    """(mean loss, accuracy) over the epoch, or None when `should_stop()` cut it short."""
+    """(mean loss, accuracy) over the epoch, or None when `should_stop()` cut it short.
+
+    Targets are class indices: one per input (classification) or one per pixel
+    (segmentation); accuracy counts the targets that name a class (not an ignore value)."""
     strategies.set_training_mode(model)
     scaler = scaler or _scaler(device, amp)
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, correct, seen, examples = 0.0, 0, 0, 0
     for inputs, targets in loader:
         if should_stop():
             return None
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         with autocast_context(device, amp):
             logits = model(inputs)
-            loss = F.cross_entropy(logits, targets)
+            loss = loss_fn(logits, targets)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
         total_loss += float(loss.detach()) * len(targets)
-        correct += int((logits.argmax(1) == targets).sum())
-        seen += len(targets)
+        named = (targets >= 0) & (targets < logits.shape[1])
+        correct += int(((logits.argmax(1) == targets) & named).sum())
+        seen += int(named.sum())
+        examples += len(targets)
         if tracker is not None:
             tracker.step(message)
-    return total_loss / max(1, seen), correct / max(1, seen)
+    return total_loss / max(1, examples), correct / max(1, seen)
 
 
 def _forward_all(model: nn.Module, forward, loader, device: torch.device, amp: bool,

@@ -16,7 +16,7 @@ def _run(*argv) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_cli():
     """run_cli("detect", path, ...) -> (exit code, stdout, stderr)."""
     return _run

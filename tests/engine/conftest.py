@@ -33,3 +33,12 @@ def mobilenet_state_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "mobilenet.pth"
     torch.save(models.get_spec(FAST_MODEL).build().state_dict(), path)
     return path
+
+
+@pytest.fixture
+def sightline_models(tmp_path, monkeypatch):
+    """An empty user models folder under a private SIGHTLINE_HOME."""
+    monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "models"
+    folder.mkdir(parents=True)
+    return folder

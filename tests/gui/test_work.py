@@ -201,3 +201,16 @@ def test_stale_answers_are_dropped_by_the_generation(qtbot, moved_on):
         gate.set()
     assert seen == ([] if moved_on else [True])
     pool.shutdown()
+
+
+def test_a_worker_cancelled_while_it_waits_for_the_device_says_so(qtbot, jobs_store, scenes, fake_model):
+    """Cancel pressed before training reached the device: the page still hears it ended."""
+    fake_model.delay = 0.5
+    jobs, store = jobs_store
+    jobs.analyse_all([str(scenes[0])], "demo-shapes", "cpu")  # holds the device
+    worker = Worker(lambda job: "trained", name="train", pass_worker=True)
+    jobs.run_worker(worker)
+    worker.request_cancel()
+    with qtbot.waitSignal(worker.cancelled, timeout=30_000):
+        pass
+    assert not worker.running
