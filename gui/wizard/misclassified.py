@@ -94,6 +94,8 @@ class MisclassifiedDialog(QDialog):
         self.thumbnails_loaded = 0
         self._job = BackgroundJob(self._load_all, "thumbnails", self)
         self._job.item.connect(self._on_thumbnail)
+        self._cam_job: Optional[BackgroundJob] = None
+        self._job.finished.connect(self._start_gradcams)
         self._job.start()
 
     def _load_all(self, job: BackgroundJob) -> None:
@@ -101,8 +103,17 @@ class MisclassifiedDialog(QDialog):
             if job.cancel.cancelled:
                 return
             job.report_item(("photo", index, load_thumbnail(path)))
-        if self.checkpoint is None:
+
+    def _start_gradcams(self) -> None:
+        """After the photos: the Grad-CAMs, in a job the wizard does not wait for when it
+        closes (it only paints thumbnails; quitting the app still waits for it)."""
+        if self.checkpoint is None or self._job.cancel.cancelled:
             return
+        self._cam_job = BackgroundJob(self._gradcams, "gradcams")
+        self._cam_job.item.connect(self._on_thumbnail)
+        self._cam_job.start()
+
+    def _gradcams(self, job: BackgroundJob) -> None:
         from engine.classify import Classifier
         from engine.explain import Explainer
 
@@ -137,4 +148,6 @@ class MisclassifiedDialog(QDialog):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
         self._job.request_cancel()
+        if self._cam_job is not None:
+            self._cam_job.request_cancel()
         super().closeEvent(event)

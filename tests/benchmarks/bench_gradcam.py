@@ -80,7 +80,8 @@ def evaluate(model: Path, items, args) -> dict:
 
 
 def report(results: dict, count: int, seconds_train: float, args) -> None:
-    print(f"\n{count} unseen images, tolerance {args.tolerance:g} px; training took {seconds_train:.0f} s")
+    trained = f"training took {seconds_train:.0f} s" if seconds_train else f"model {args.model}"
+    print(f"\n{count} unseen images, tolerance {args.tolerance:g} px; {trained}")
     print(f"classifier accuracy on them: {results['correct']}/{count} ({results['correct'] / count:.0%})\n")
     print("| map | maximum on the shape |")
     print("| --- | --- |")
@@ -106,7 +107,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="evaluate this classifier instead of training one "
                         "(made by an earlier run with the same --seed and --keep)")
     args = parser.parse_args()
-    args.maps = [("gradcam", "layer4"), ("gradcam", "layer3"), ("gradcam++", "layer4")]
+    args.maps = [("gradcam", "layer4"), ("gradcam", "layer3"), ("gradcam", "layer2"), ("gradcam++", "layer4"),
+                 ("gradcam++", "layer3")]  # fmt: skip
     torch.set_num_threads(args.threads)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-gradcam-"))
     training = write_colour_shapes(root / "train", args.per_class, args.seed)
