@@ -41,35 +41,43 @@ def _load() -> str:
         return "unknown"
 
 
+def _train(work: Path, train_json: Path, out: Path, args) -> bool:
+    command = [sys.executable, "-m", "engine", "train-detector", str(work / "train"), "--annotations",
+               str(train_json), "--out", str(out), *args.extra]
+    print("$", " ".join(command), flush=True)
+    began = time.perf_counter()
+    finished = subprocess.run(command, cwd=ROOT, check=False)
+    minutes = (time.perf_counter() - began) / 60
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_minutes = (cpu.ru_utime + cpu.ru_stime) / 60
+    print(f"training wall time: {minutes:.1f} min, CPU time {cpu_minutes:.1f} min "
+          f"({args.train} scenes, default settings; the load average was {_load()})")
+    if finished.returncode != 0:
+        print(f"train-detector failed with status {finished.returncode}")
+    return finished.returncode == 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=int, default=80)
     parser.add_argument("--test", type=int, default=40)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="score this fine-tuned file on the unseen scenes instead of training one")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more train-detector options")
     args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-finetune-"))
-    train_json = write_scene_folder(work / "train", range(TRAIN_SEEDS, TRAIN_SEEDS + args.train))
     test_json = write_scene_folder(work / "test", range(TEST_SEEDS, TEST_SEEDS + args.test))
-    out = work / "demo-shapes+cross.pt"
-    command = [sys.executable, "-m", "engine", "train-detector", str(work / "train"), "--annotations",
-               str(train_json), "--out", str(out), *args.extra]
-    print("$", " ".join(command), flush=True)
-    began = time.perf_counter()
-    finished = subprocess.run(command, cwd=ROOT)
-    minutes = (time.perf_counter() - began) / 60
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_minutes = (cpu.ru_utime + cpu.ru_stime) / 60
-    if finished.returncode != 0:
-        print(f"train-detector failed with status {finished.returncode}")
-        return 1
+    out = args.model or work / "demo-shapes+cross.pt"
+    if args.model is None:
+        train_json = write_scene_folder(work / "train", range(TRAIN_SEEDS, TRAIN_SEEDS + args.train))
+        if not _train(work, train_json, out, args):
+            return 1
     spec = models.get_spec(str(out))
     model = models.load_model(spec.name)
     torch.set_num_threads(2)
     scores = evaluate_detector(model, load_coco(test_json).samples, spec.categories, torch.device("cpu"), True, False)
     new = scores.per_class_ap50.get("cross", 0.0)
-    print(f"training wall time: {minutes:.1f} min, CPU time {cpu_minutes:.1f} min "
-          f"({args.train} scenes, default settings; the load average was {_load()})")
     print(f"unseen scenes ({args.test}): {scores.line()}")
     passed = new >= TARGET and scores.box_ap50 >= TARGET
     print(f"new class 'cross' box AP50 {new:.3f}, all classes {scores.box_ap50:.3f}: "
