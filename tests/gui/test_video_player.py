@@ -157,3 +157,20 @@ def test_export_annotated_video(qtbot, make_window, clip, blob_model, tmp_path):
     cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
     cap.release()
+
+
+def test_a_video_left_before_it_opened_never_shows(qtbot, make_window, clip, blob_model, tmp_path):
+    """The user opens one video, then another before the first has opened: only the second
+    is shown (the generation guard on opening)."""
+    other = tmp_path / "other.mp4"
+    write_shapes_video(other, frames=12)
+    window, panel = open_video(qtbot, make_window, clip[0])
+    video = panel.video
+    opened = []
+    video.opened.connect(lambda info: opened.append(video.path if info is not None else None))
+    video.open(str(clip[0]))
+    video.open(str(other))  # before the first open has come back
+    qtbot.waitUntil(lambda: video.path == str(other) and video.current == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.pool.busy, timeout=10_000)
+    assert [p for p in opened if p is not None] == [str(other)]
+    assert video.frame_count == 12
