@@ -106,12 +106,12 @@ class MisclassifiedDialog(QDialog):
 
     def _start_gradcams(self) -> None:
         """After the photos: the Grad-CAMs, in a job the wizard does not wait for when it
-        closes (it only paints thumbnails; quitting the app still waits for it)."""
+        closes (it only paints thumbnails; quitting never waits for it either)."""
         if self.checkpoint is None or self._job.cancel.cancelled:
             return
         self._cam_job = BackgroundJob(self._gradcams, "gradcams")
         self._cam_job.item.connect(self._on_thumbnail)
-        self._cam_job.start()
+        self._cam_job.start(on_device=True)  # model work: on the device scheduler, one job at a time
 
     def _gradcams(self, job: BackgroundJob) -> None:
         from engine.classify import Classifier
