@@ -208,6 +208,7 @@ class WorkPool:
         self._queue: "queue.PriorityQueue" = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
+        self._mine: set[Worker] = set()  # started here and not yet delivered
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, threads))]
         for thread in self._threads:
@@ -215,6 +216,8 @@ class WorkPool:
 
     def start(self, worker: Worker, priority: int = 0) -> Worker:
         worker.mark_started()
+        self._mine.add(worker)
+        worker.finished.connect(lambda w=worker: self._mine.discard(w))
         if self._closed:
             worker.cancel.cancel()
         self._queue.put((-priority, next(self._order), worker))
@@ -231,7 +234,8 @@ class WorkPool:
 
     @property
     def busy(self) -> bool:
-        return any(w.running for w in _LIVE)
+        """Work started here has not been delivered yet."""
+        return any(w.running for w in self._mine)
 
     def shutdown(self) -> None:
         """Cancel what waits and what runs; never waits (the threads are daemons)."""
@@ -242,6 +246,7 @@ class WorkPool:
             except queue.Empty:
                 break
             worker.cancel.cancel()
+            worker._relay.emit("cancelled", None)  # never run: it still ends (queued to the GUI thread)
         for worker in live_workers():
             worker.cancel.cancel()
 
