@@ -50,14 +50,7 @@ def check_format(data: dict, source: str, tag: str, newest: int, required, wrong
     kind = tag.removeprefix("sightline-")
     if data.get("format") != tag:
         raise wrong(f"{source}: not a Sightline {kind} (no '{tag}' format tag)")
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > newest:
-        raise CheckpointError(f"{source}: {kind} format {version} is newer than this Sightline "
-                              f"understands ({newest}); update Sightline")  # fmt: skip
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise CheckpointError(f"{source}: {kind} file lacks {', '.join(missing)}")
-    return version
+    return check_version_and_keys(data, source, kind, newest, required, CheckpointError)
 
 
 @dataclass(frozen=True)
