@@ -3,6 +3,7 @@ and what is opened first (the paths given, else the bundled sample images)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -115,10 +116,20 @@ def create_window(paths: list[str], settings: Optional[QSettings] = None, store:
     return window
 
 
+def settle_memory() -> None:
+    """What start-up built (modules, the window, the model code) lives as long as the app:
+    take it out of the cyclic garbage collector's full passes. Those hold the GIL, so every
+    thread, the window's included, stops while they walk the heap; frozen, they walk only
+    what was made since (a pass over torch's and Qt's start-up objects took 0.3 to 1.3 s)."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_app(paths: list[str]) -> int:
     """`sightline [PATH...]`: open the window; returns the exit code."""
     app = application()
     window = create_window([os.path.abspath(p) for p in paths])
+    settle_memory()
     code = app.exec()
     return finish(window, int(code))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import queue
 import threading
 import time
@@ -218,8 +219,10 @@ class WorkPool:
         worker.mark_started()
         self._mine.add(worker)
         worker.finished.connect(lambda w=worker: self._mine.discard(w))
-        if self._closed:
+        if self._closed:  # the threads are gone: it ends at once, cancelled
             worker.cancel.cancel()
+            worker._relay.emit("cancelled", None)
+            return worker
         self._queue.put((-priority, next(self._order), worker))
         return worker
 
@@ -238,7 +241,10 @@ class WorkPool:
         return any(w.running for w in self._mine)
 
     def shutdown(self) -> None:
-        """Cancel what waits and what runs; never waits (the threads are daemons)."""
+        """Cancel what waits and what runs; the threads end after their current work.
+        Never waits (the threads are daemons)."""
+        if self._closed:
+            return
         self._closed = True
         while True:
             try:
@@ -249,10 +255,14 @@ class WorkPool:
             worker._relay.emit("cancelled", None)  # never run: it still ends (queued to the GUI thread)
         for worker in live_workers():
             worker.cancel.cancel()
+        for _thread in self._threads:
+            self._queue.put((math.inf, next(self._order), None))  # one "stop" for each thread
 
     def _run(self) -> None:
         while True:
             _, _, worker = self._queue.get()
+            if worker is None:
+                return
             worker.execute()
 
 

@@ -181,7 +181,7 @@ def test_on_cuda_the_batch_is_measured_then_used(clip, monkeypatch):
 
         def predict(self, images):
             for _start in range(0, len(images), self.batch_size):
-                time.sleep(0.01)  # per call: batches pay
+                time.sleep(0.05)  # per call: batches pay (large beside the blob search, even under load)
             return super().predict(images)
 
     detector = CudaBlobs()

