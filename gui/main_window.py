@@ -14,7 +14,7 @@ from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMenu, QMessageBox,
+from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMenu,
                                QVBoxLayout, QWidget)
 
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
@@ -378,8 +378,11 @@ class MainWindow(QMainWindow):
     # help --------------------------------------------------------------------------------
 
     def _show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", A.shortcut_table(self.actions_))
+        from gui.shortcuts import show_shortcuts  # generated from the window's actions: it cannot drift
+
+        show_shortcuts(self)
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About Sightline", "<b>Sightline</b><br>Review what detection models see: "
-                          "accept, reject and relabel their detections, then export them.")
+        from gui.about import about_box  # version, data folder, settings and log file
+
+        about_box(self).open()

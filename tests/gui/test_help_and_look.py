@@ -1,0 +1,57 @@
+"""Help and look (issue 9): F1 lists every key of the window, About names the version and the
+data folder, the toolbar has icons with their text on hover, long status messages can be read
+whole (tooltip, View > Messages), and the wizards keep their last settings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine.about import version
+from gui.shortcuts import ShortcutsDialog
+
+
+def trigger(window, name: str) -> None:
+    """Trigger the action; a dialog it runs modally (exec) is closed after 3 s, so the test
+    fails instead of waiting for ever."""
+    QTimer.singleShot(3000, window, lambda: (QApplication.activeModalWidget() or window).hide()
+                      if QApplication.activeModalWidget() is not None else None)
+    next(a for a in window.findChildren(QAction) if a.objectName() == name).trigger()
+
+
+def open_shortcuts(qtbot, window) -> ShortcutsDialog:
+    trigger(window, "shortcuts")
+    qtbot.waitUntil(lambda: (d := window.findChild(ShortcutsDialog)) is not None and d.isVisible(), timeout=5000)
+    return window.findChild(ShortcutsDialog)
+
+
+def test_f1_lists_every_key_of_the_window_undo_redo_and_video(qtbot, make_window, fake_model):
+    window = make_window()
+    added = QAction("Toggle the grid", window)  # an action a later panel adds
+    added.setShortcut(QKeySequence("Ctrl+G"))
+    window.addAction(added)
+    rows = open_shortcuts(qtbot, window).as_text().splitlines()
+    listed = {(line.split("\t")[0], line.split("\t")[1]) for line in rows}
+    native = QKeySequence.SequenceFormat.NativeText
+    for action in window.findChildren(QAction):
+        for key in action.shortcuts():
+            assert any(key.toString(native) in keys.split(", ") for keys, _ in listed), action.text()
+    commands = {command for _, command in listed}
+    assert "Toggle the grid" in commands
+    assert any(c.startswith("Undo") for c in commands) and any(c.startswith("Redo") for c in commands)
+    text = "\n".join(rows)
+    assert "Ctrl+Z" in text and "Ctrl+Y" in text
+    for command, key in (("Play / pause video", "Space"), ("Previous frame", ","), ("Next frame", "."),
+                         ("Jump to the video's start", "Home"), ("Jump to the video's end", "End")):
+        assert any(line.startswith(f"{key}\t{command}\tVideo panel") for line in rows), (command, rows)
+
+
+def test_about_of_the_window_names_version_and_data_folder(qtbot, make_window, fake_model, sightline_home):
+    window = make_window()
+    trigger(window, "about")
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)), timeout=5000)
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    assert version() in box.text() and "unknown" not in version()
+    assert str(sightline_home) in box.text() and "Data" in box.text()
+    box.close()
