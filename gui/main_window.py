@@ -34,6 +34,7 @@ from gui.review.thumbnails import ThumbnailCache
 from gui.results_import import ResultsImport
 from gui.review.weights_download import WeightsDownload
 from gui.status import StatusBar
+from gui.toolbar_icons import dress_toolbar
 from gui.viewer.canvas import Canvas
 from gui.video.panel import VideoPanel
 from gui.window_io import WindowIO
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
                      "accept", "reject", "relabel", "mark_reviewed", None, "fit", "actual_size", None, "export"):
             toolbar.addSeparator() if name is None else toolbar.addAction(self.actions_[name])
         self.toolbar = toolbar
+        dress_toolbar(toolbar)  # icons (theme, else bundled), words on hover
 
     def menu(self, title: str) -> QMenu:
         return self.menus[title]

@@ -4,7 +4,7 @@ whole (tooltip, View > Messages), and the wizards keep their last settings."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -55,3 +55,26 @@ def test_about_of_the_window_names_version_and_data_folder(qtbot, make_window, f
     assert version() in box.text() and "unknown" not in version()
     assert str(sightline_home) in box.text() and "Data" in box.text()
     box.close()
+
+
+def test_toolbar_shows_icons_and_its_words_on_hover(qtbot, make_window, fake_model):
+    window = make_window(size=(1024, 700))
+    buttons = [window.toolbar.widgetForAction(a) for a in window.toolbar.actions() if not a.isSeparator()]
+    assert len(buttons) == 12 and window.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+    for button in buttons:
+        action = button.defaultAction()
+        image = button.icon().pixmap(22, 22).toImage()
+        assert not image.isNull() and any(image.pixelColor(x, y).alpha() > 0 for x in range(22) for y in range(22)), \
+            action.objectName()
+        assert button.toolTip().startswith(action.iconText()), button.toolTip()
+    export = next(b for b in buttons if b.defaultAction().objectName() == "export")
+    assert export.toolTip() == "Export (Ctrl+E): Write COCO JSON, CSV or annotated images"
+    assert window.toolbar.sizeHint().width() <= 1024  # every button fits the narrow window
+
+
+def test_every_toolbar_icon_is_bundled_for_desktops_without_a_theme(qapp):
+    from gui.toolbar_icons import THEME_NAMES, bundled_icon, bundled_icon_path
+
+    for name in THEME_NAMES:
+        assert bundled_icon_path(name).is_file(), name
+        assert not bundled_icon(name).pixmap(22, 22).isNull(), name
