@@ -35,6 +35,7 @@ from gui.results_import import ResultsImport
 from gui.review.weights_download import WeightsDownload
 from gui.status import StatusBar
 from gui.toolbar_icons import dress_toolbar
+from gui.messages import install_messages
 from gui.viewer.canvas import Canvas
 from gui.video.panel import VideoPanel
 from gui.window_io import WindowIO
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.results_import = ResultsImport(self)  # File > Import results… (a COCO file into the store)
         self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
         install_segmenter_tools(self)  # Tools ▸ Train segmenter… (issue 15)
+        self.messages = install_messages(self)  # status notes whole: tooltip, View > Messages…
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 from engine.types import Progress
@@ -25,6 +25,13 @@ def format_seconds(seconds: Optional[float]) -> str:
 
 
 class StatusBar(QStatusBar):
+    message_shown = Signal(str)  # every note shown (gui/messages.py keeps them for View > Messages)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - Qt API
+        super().showMessage(text, timeout)
+        if text:
+            self.message_shown.emit(text)
+
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.progress = QProgressBar()

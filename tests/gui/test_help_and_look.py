@@ -78,3 +78,25 @@ def test_every_toolbar_icon_is_bundled_for_desktops_without_a_theme(qapp):
     for name in THEME_NAMES:
         assert bundled_icon_path(name).is_file(), name
         assert not bundled_icon(name).pixmap(22, 22).isNull(), name
+
+
+def test_a_long_status_message_can_be_read_whole(qtbot, make_window, fake_model):
+    from gui.messages import MessagesDialog
+
+    window = make_window(size=(1024, 700))
+    long = ("scene-900009.png is 8000×6000 px: shown to the model at 1333×1000 (its working size) and the boxes "
+            "mapped back; about 2.1 GB of memory needed, 9.5 GB free")
+    window.controller.status.emit(long)
+    bar = window.status
+    qtbot.waitUntil(lambda: bar.currentMessage() == long)
+    assert bar.fontMetrics().horizontalAdvance(long) > bar.width() - 200  # the bar itself cuts it
+    assert bar.toolTip() == long
+    trigger(window, "messages")
+    qtbot.waitUntil(lambda: (d := window.findChild(MessagesDialog)) is not None and d.isVisible(), timeout=5000)
+    dialog = window.findChild(MessagesDialog)
+    lines = dialog.text.toPlainText().splitlines()
+    assert any(line.endswith(long) and line[2] == ":" and line[5] == ":" for line in lines), lines
+    later = "Analysis finished"
+    bar.showMessage(later, 1000)
+    qtbot.waitUntil(lambda: dialog.text.toPlainText().endswith(later))
+    assert bar.toolTip() == later
