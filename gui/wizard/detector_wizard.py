@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from gui.wizard.memory import remember_detector
 from gui.wizard.detector_pages import (
     DetectorDataPage,
     DetectorResultsPage,
@@ -44,6 +45,7 @@ class DetectorWizard(QWizard):
         for page in (self.data_page, self.training_page, self.results_page):
             self.addPage(page)
         self.resize(1000, 760)
+        remember_detector(self, folder_given=bool(folder))  # opens with the last settings
 
     def done(self, code: int) -> None:
         for job in (self.data_page.job, self.training_page.job):

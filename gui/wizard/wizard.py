@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 from engine.train import strategies as S
 from engine.train.dataset import DatasetReport
 from engine.train.pipeline import TrainConfig
+from gui.wizard.memory import remember_classifier
 from gui.wizard.pages_data import DataPage
 from gui.wizard.pages_results import ResultsPage
 from gui.wizard.pages_settings import SettingsPage
@@ -59,6 +60,7 @@ class TrainWizard(QWizard):
         self.setButtonText(QWizard.WizardButton.FinishButton, "Finish")
         self.resize(1100, 800)
         self.setMinimumSize(900, 640)
+        remember_classifier(self, folder_given=bool(folder))  # opens with the last settings
         if folder:
             self.data_page.set_folder(folder)
 
