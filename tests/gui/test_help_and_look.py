@@ -100,3 +100,93 @@ def test_a_long_status_message_can_be_read_whole(qtbot, make_window, fake_model)
     bar.showMessage(later, 1000)
     qtbot.waitUntil(lambda: dialog.text.toPlainText().endswith(later))
     assert bar.toolTip() == later
+
+
+def reopen(qtbot, window, name: str, holder):
+    """Close the wizard `holder.wizard` (if open), then open it again from its Tools action."""
+    if holder.wizard is not None:
+        holder.wizard.close()
+        qtbot.waitUntil(lambda: holder.wizard is None, timeout=5000)
+    trigger(window, name)
+    qtbot.waitUntil(lambda: holder.wizard is not None and holder.wizard.isVisible(), timeout=10_000)
+    return holder.wizard
+
+
+def test_the_classifier_wizard_opens_with_its_last_settings(qtbot, make_window, fake_model, tmp_path):
+    window = make_window()
+    tools = window.classifier_tools
+    wizard = reopen(qtbot, window, "train_classifier", tools)
+    page = wizard.settings_page
+    defaults = (page.batch_spin.value(), page.lr_edit.text(), page.size_spin.value())
+    wizard.data_page.folder_edit.setText(str(tmp_path / "flowers"))
+    wizard.data_page.val_spin.setValue(30)
+    wizard.strategy_page.set_backbone("resnet34")
+    page.aug_checks["flip"].setChecked(False)
+    page.aug_sliders["colour"].setValue(20)
+    page.optimizer_combo.setCurrentIndex(page.optimizer_combo.findData("sgd"))
+    page.batch_spin.setValue(16)
+    page.lr_edit.setText("0.003")
+    page.size_spin.setValue(96)
+    assert defaults != (16, "0.003", 96)
+    wizard = reopen(qtbot, window, "train_classifier", tools)
+    page = wizard.settings_page
+    assert wizard.data_page.folder_edit.text() == str(tmp_path / "flowers")
+    assert wizard.data_page.val_spin.value() == 30 and wizard.strategy_page.backbone == "resnet34"
+    assert not page.aug_checks["flip"].isChecked() and page.aug_sliders["colour"].value() == 20
+    assert page.optimizer_combo.currentData() == "sgd"
+    assert (page.batch_spin.value(), page.lr_edit.text(), page.size_spin.value()) == (16, "0.003", 96)
+    wizard.close()
+
+
+def test_the_detector_wizard_opens_with_its_last_settings(qtbot, make_window, fake_model, tmp_path):
+    window = make_window()
+    holder = window.classifier_tools.detector_training
+    wizard = reopen(qtbot, window, "train_detector", holder)
+    coco = tmp_path / "annotations.json"
+    wizard.data_page.folder.setText(str(tmp_path))
+    wizard.data_page.from_coco.setChecked(True)
+    wizard.data_page.coco.setText(str(coco))
+    wizard.training_page.epochs.setValue(5)
+    wizard.training_page.val_fraction.setValue(0.35)
+    wizard = reopen(qtbot, window, "train_detector", holder)
+    assert wizard.data_page.folder.text() == str(tmp_path) and wizard.data_page.coco.text() == str(coco)
+    assert wizard.data_page.from_coco.isChecked() and not wizard.data_page.from_review.isChecked()
+    assert wizard.training_page.epochs.value() == 5 and abs(wizard.training_page.val_fraction.value() - 0.35) < 1e-9
+    wizard.close()
+
+
+def test_the_segmenter_dialog_opens_with_its_last_settings(qtbot, make_window, fake_model, tmp_path):
+    window = make_window()
+    action = next(a for a in window.menu("Tools").actions() if a.text().replace("&", "").startswith("Train segmenter"))
+    action.trigger()
+    dialog = window.segmenter_dialog
+    dialog.folder.setText(str(tmp_path))
+    dialog.from_review.setChecked(True)
+    dialog.epochs.setValue(3)
+    dialog.image_size.setValue(160)
+    dialog.minutes.setValue(12)
+    dialog.close()
+    action.trigger()
+    again = window.segmenter_dialog
+    assert again is not dialog and again.folder.text() == str(tmp_path) and again.from_review.isChecked()
+    assert (again.epochs.value(), again.image_size.value(), again.minutes.value()) == (3, 160, 12)
+    again.close()
+
+
+def test_the_wizard_data_report_note_is_shown_whole(qtbot, make_window, fake_model, tmp_path):
+    from engine.train.synthetic import write_shapes
+
+    all_clear = "No problems found: every image could be read, no duplicates across splits"
+    write_shapes(tmp_path / "shapes", 6, size=32, classes=("circle", "square"))
+    window = make_window(size=(1024, 700))
+    wizard = reopen(qtbot, window, "train_classifier", window.classifier_tools)
+    wizard.resize(wizard.minimumSize())  # the narrowest it gets
+    page = wizard.data_page
+    page.set_folder(tmp_path / "shapes")
+    qtbot.waitUntil(lambda: page.report is not None and page.check_button.isEnabled(), timeout=60_000)
+    note = page.message
+    qtbot.waitUntil(lambda: note.isVisible(), timeout=3000)
+    assert note.text().startswith(all_clear) and note.wordWrap()
+    assert note.height() >= note.heightForWidth(note.width())  # every wrapped line fits
+    assert note.fontMetrics().horizontalAdvance(all_clear) > page.issues.columnWidth(0)  # too long for a cell
+    wizard.close()
