@@ -1,15 +1,18 @@
 """The status bar's notes, whole: the bar cuts a long note at its edge, so the note is also its
 tooltip, and View > Messages (or a double-click on the status bar) lists the recent notes with
-their times, wrapped, to read and copy."""
+their times, wrapped, to read and copy. A note also survives the mouse passing over a toolbar
+button or menu entry (Qt replaces the note by the entry's status tip and then by nothing): it
+comes back for the rest of its time."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QPlainTextEdit, QVBoxLayout
+from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QPlainTextEdit, QStatusBar, QVBoxLayout
 
 MAX_MESSAGES = 500
 
@@ -23,9 +26,24 @@ class MessageLog(QObject):
         super().__init__(parent)
         self.entries: deque[tuple[str, str]] = deque(maxlen=MAX_MESSAGES)  # (HH:MM:SS, text)
         self.status = status
-        status.message_shown.connect(self.add)
-        status.messageChanged.connect(status.setToolTip)  # the whole note on hover
+        self._note: tuple[str, Optional[float]] = ("", None)  # the note, when it ends (None: never)
+        status.message_shown.connect(self._shown)
+        status.messageChanged.connect(self._changed)
         status.installEventFilter(self)
+
+    def _shown(self, text: str, timeout: int) -> None:
+        self._note = (text, time.monotonic() + timeout / 1000 if timeout > 0 else None)
+        if text:
+            self.add(text)
+
+    def _changed(self, text: str) -> None:
+        self.status.setToolTip(text)  # the whole note on hover
+        note, ends = self._note
+        if text or not note:
+            return
+        left = None if ends is None else ends - time.monotonic()
+        if left is None or left > 0.1:  # wiped by a status tip, not by its timer: put it back
+            QStatusBar.showMessage(self.status, note, 0 if left is None else int(left * 1000))
 
     def add(self, text: str) -> None:
         entry = (time.strftime("%H:%M:%S"), text)

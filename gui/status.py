@@ -25,12 +25,11 @@ def format_seconds(seconds: Optional[float]) -> str:
 
 
 class StatusBar(QStatusBar):
-    message_shown = Signal(str)  # every note shown (gui/messages.py keeps them for View > Messages)
+    message_shown = Signal(str, int)  # every note shown, and its timeout in ms (gui/messages.py keeps them)
 
     def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - Qt API
         super().showMessage(text, timeout)
-        if text:
-            self.message_shown.emit(text)
+        self.message_shown.emit(text, timeout)
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)

@@ -5,7 +5,7 @@ whole (tooltip, View > Messages), and the wizards keep their last settings."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.about import version
@@ -91,6 +91,9 @@ def test_a_long_status_message_can_be_read_whole(qtbot, make_window, fake_model)
     qtbot.waitUntil(lambda: bar.currentMessage() == long)
     assert bar.fontMetrics().horizontalAdvance(long) > bar.width() - 200  # the bar itself cuts it
     assert bar.toolTip() == long
+    for tip in ("Write COCO JSON, CSV or annotated images", ""):  # the mouse over Export, then off it
+        QApplication.sendEvent(window, QStatusTipEvent(tip))
+    assert bar.currentMessage() == long and bar.toolTip() == long
     trigger(window, "messages")
     qtbot.waitUntil(lambda: (d := window.findChild(MessagesDialog)) is not None and d.isVisible(), timeout=5000)
     dialog = window.findChild(MessagesDialog)
