@@ -84,7 +84,7 @@ def window_shortcuts(window: QMainWindow) -> list[Shortcut]:
         seen.add(id(action))
         where = (menus.get(id(action)) or _panel_of(action) or "Window") + (" (when it applies)" if dormant else "")
         rows.append((order.get(id(action), len(order)), Shortcut(", ".join(keys), _command(action), where)))
-    rows.sort(key=lambda r: (r[0], r[1].where, r[1].command))
+    rows.sort(key=lambda r: (r[0], r[1].where))  # stable: a panel's keys stay in the order it made them
     return [shortcut for _, shortcut in rows]
 
 
