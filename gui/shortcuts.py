@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
+from shiboken6 import getCppPointer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QHeaderView, QLineEdit, QMainWindow,
                                QMenu, QTableWidget, QTableWidgetItem, QToolBar, QVBoxLayout, QWidget)
@@ -37,8 +38,13 @@ def _key_strings(action: QAction) -> tuple[list[str], bool]:
     return [], False
 
 
+def _key(action: QAction) -> int:
+    """The action's C++ address: one action may come back as different Python wrappers."""
+    return getCppPointer(action)[0]
+
+
 def _menu_titles(window: QMainWindow) -> dict[int, str]:
-    """id(action) -> "Menu ▸ Submenu" for every action in the menu bar."""
+    """_key(action) -> "Menu ▸ Submenu" for every action in the menu bar."""
     found: dict[int, str] = {}
 
     def walk(menu: QMenu, path: str) -> None:
@@ -46,7 +52,7 @@ def _menu_titles(window: QMainWindow) -> dict[int, str]:
             if action.menu() is not None:
                 walk(action.menu(), f"{path} ▸ {action.text().replace('&', '')}")
             elif not action.isSeparator():
-                found.setdefault(id(action), path)
+                found.setdefault(_key(action), path)
 
     for top in window.menuBar().actions():
         if top.menu() is not None:
@@ -76,14 +82,13 @@ def window_shortcuts(window: QMainWindow) -> list[Shortcut]:
     menus = _menu_titles(window)
     order = {key: n for n, key in enumerate(menus)}
     rows: list[tuple[int, Shortcut]] = []
-    seen: set[int] = set()
     for action in window.findChildren(QAction):
         keys, dormant = _key_strings(action)
-        if not keys or id(action) in seen or action.isSeparator():
+        if not keys or action.isSeparator():
             continue
-        seen.add(id(action))
-        where = (menus.get(id(action)) or _panel_of(action) or "Window") + (" (when it applies)" if dormant else "")
-        rows.append((order.get(id(action), len(order)), Shortcut(", ".join(keys), _command(action), where)))
+        key = _key(action)
+        where = (menus.get(key) or _panel_of(action) or "Window") + (" (when it applies)" if dormant else "")
+        rows.append((order.get(key, len(order)), Shortcut(", ".join(keys), _command(action), where)))
     rows.sort(key=lambda r: (r[0], r[1].where))  # stable: a panel's keys stay in the order it made them
     return [shortcut for _, shortcut in rows]
 
