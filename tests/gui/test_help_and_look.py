@@ -192,3 +192,15 @@ def test_the_wizard_data_report_note_is_shown_whole(qtbot, make_window, fake_mod
     assert note.height() >= note.heightForWidth(note.width())  # every wrapped line fits
     assert note.fontMetrics().horizontalAdvance(all_clear) > page.issues.columnWidth(0)  # too long for a cell
     wizard.close()
+
+
+def test_f1_while_a_video_is_shown_still_lists_keys_switched_off(qtbot, make_window, fake_model, tmp_path):
+    from engine.demo.shapes_video import write_shapes_video
+
+    write_shapes_video(tmp_path / "clip.mp4", frames=10)
+    window = make_window([tmp_path / "clip.mp4"])
+    qtbot.waitUntil(lambda: window.video_panel.active and window.video_panel.video.current == 0, timeout=10_000)
+    assert window.actions_["next_unreviewed"].shortcuts() == []  # Space plays the video now
+    rows = open_shortcuts(qtbot, window).as_text().splitlines()
+    assert "Space\tPlay / pause video\tVideo panel" in rows, rows
+    assert "Space\tNext unreviewed image\tReview (when it applies)" in rows, rows
