@@ -14,9 +14,21 @@ DISTRIBUTION = "sightline"
 
 
 def version() -> str:
+    """The installed distribution's version; in a source checkout that is not installed, the
+    version pyproject.toml gives, marked as such."""
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
+        return _source_version()
+
+
+def _source_version() -> str:
+    import tomllib
+
+    try:
+        with open(_install_dir() / "pyproject.toml", "rb") as f:
+            return f"{tomllib.load(f)['project']['version']} (source checkout, not installed)"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "unknown (not installed)"
 
 

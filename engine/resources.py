@@ -17,7 +17,11 @@ SOURCE_TREE_DIR = Path(__file__).resolve().parent.parent / "resources"
 
 @lru_cache(maxsize=1)
 def resources_dir() -> Path:
-    """The folder of bundled files: the installed package's, else the source tree's."""
+    """The folder of bundled files: this source checkout's when the code runs from one (so a
+    second checkout never reads the resources of the one that is installed), else the
+    installed package's."""
+    if (SOURCE_TREE_DIR.parent / "pyproject.toml").is_file() and SOURCE_TREE_DIR.is_dir():
+        return SOURCE_TREE_DIR
     try:
         root = importlib.resources.files(PACKAGE)
     except ModuleNotFoundError:  # running from a source checkout that is not installed

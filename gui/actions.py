@@ -65,6 +65,7 @@ def build_actions(window: QMainWindow) -> dict[str, QAction]:
         action = QAction(text, window)
         action.setObjectName(name)
         action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setProperty("dormant_keys", keys)  # F1 lists them also while switched off (gui/shortcuts.py)
         action.setToolTip(tip or text.replace("&", "").rstrip("…"))
         action.setStatusTip(tip)
         action.setCheckable(checkable)
@@ -106,11 +107,3 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], undo: QAction,
     menu("&Help", ["shortcuts", "about"])
     return menus
 
-
-def shortcut_table(actions: dict[str, QAction]) -> str:
-    rows = []
-    for action in actions.values():
-        keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-        if keys:
-            rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;{action.text().replace('&', '')}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>"

@@ -14,7 +14,7 @@ from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMenu, QMessageBox,
+from PySide6.QtWidgets import (QDockWidget, QGroupBox, QLabel, QMainWindow, QMenu,
                                QVBoxLayout, QWidget)
 
 from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
@@ -34,6 +34,8 @@ from gui.review.thumbnails import ThumbnailCache
 from gui.results_import import ResultsImport
 from gui.review.weights_download import WeightsDownload
 from gui.status import StatusBar
+from gui.toolbar_icons import dress_toolbar
+from gui.messages import install_messages
 from gui.viewer.canvas import Canvas
 from gui.video.panel import VideoPanel
 from gui.window_io import WindowIO
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.results_import = ResultsImport(self)  # File > Import results… (a COCO file into the store)
         self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
         install_segmenter_tools(self)  # Tools ▸ Train segmenter… (issue 15)
+        self.messages = install_messages(self)  # status notes whole: tooltip, View > Messages…
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None
@@ -142,6 +145,7 @@ class MainWindow(QMainWindow):
                      "accept", "reject", "relabel", "mark_reviewed", None, "fit", "actual_size", None, "export"):
             toolbar.addSeparator() if name is None else toolbar.addAction(self.actions_[name])
         self.toolbar = toolbar
+        dress_toolbar(toolbar)  # icons (theme, else bundled), words on hover
 
     def menu(self, title: str) -> QMenu:
         return self.menus[title]
@@ -378,8 +382,11 @@ class MainWindow(QMainWindow):
     # help --------------------------------------------------------------------------------
 
     def _show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", A.shortcut_table(self.actions_))
+        from gui.shortcuts import show_shortcuts  # generated from the window's actions: it cannot drift
+
+        show_shortcuts(self)
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About Sightline", "<b>Sightline</b><br>Review what detection models see: "
-                          "accept, reject and relabel their detections, then export them.")
+        from gui.about import about_box  # version, data folder, settings and log file
+
+        about_box(self).open()

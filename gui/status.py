@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 from engine.types import Progress
@@ -25,6 +25,12 @@ def format_seconds(seconds: Optional[float]) -> str:
 
 
 class StatusBar(QStatusBar):
+    message_shown = Signal(str, int)  # every note shown, and its timeout in ms (gui/messages.py keeps them)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - Qt API
+        super().showMessage(text, timeout)
+        self.message_shown.emit(text, timeout)
+
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.progress = QProgressBar()

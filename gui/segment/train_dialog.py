@@ -18,6 +18,7 @@ from engine.segment.model_file import save_segmenter
 from engine.segment.train import SegmenterSettings, train_segmenter
 from engine.train.checkpoint import default_model_path
 from engine.types import CancelToken
+from gui.wizard.memory import remember_segmenter
 from gui.wizard.worker import BackgroundJob
 
 
@@ -154,6 +155,7 @@ class SegmenterTrainingDialog(QDialog):
 def open_training_dialog(window, defaults: SegmenterSettings = SegmenterSettings()) -> SegmenterTrainingDialog:
     """The dialog, non-modal; a saved model is listed in the model picker at once."""
     dialog = SegmenterTrainingDialog(window, defaults)
+    remember_segmenter(dialog)  # opens with the last settings (gui/wizard/memory.py)
     dialog.saved.connect(lambda _path: window.model_panel.refresh())
     dialog.show()
     window.segmenter_dialog = dialog

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from gui.wizard.common import fit_to_screen
+from gui.wizard.memory import remember_detector
 from gui.wizard.detector_pages import (
     DetectorDataPage,
     DetectorResultsPage,
@@ -43,7 +45,8 @@ class DetectorWizard(QWizard):
         self.results_page = DetectorResultsPage()
         for page in (self.data_page, self.training_page, self.results_page):
             self.addPage(page)
-        self.resize(1000, 760)
+        fit_to_screen(self, 1000, 760)
+        remember_detector(self, folder_given=bool(folder))  # opens with the last settings
 
     def done(self, code: int) -> None:
         for job in (self.data_page.job, self.training_page.job):

@@ -34,6 +34,7 @@ from gui.wizard.common import Banner, dim_label, escape
 from gui.wizard.worker import BackgroundJob, JobError
 
 IMBALANCE_WARNING = 3.0  # largest / smallest class above this: suggest class-balanced sampling
+ALL_CLEAR = "No problems found: every image could be read, no duplicates across splits."
 
 
 class DataPage(QWizardPage):
@@ -97,7 +98,7 @@ class DataPage(QWizardPage):
         self.issues = QTreeWidget()
         self.issues.setHeaderLabels(["Problems found", "Details"])
         self.issues.setRootIsDecorated(True)
-        self.issues.setUniformRowHeights(True)
+        self.issues.setWordWrap(True)  # a long warning wraps (paths, which cannot, have tooltips)
         self.issues.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.issues.setColumnWidth(0, 300)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -212,6 +213,7 @@ class DataPage(QWizardPage):
             wizard.set_report(report)
         self.table.setRowCount(0)
         self.issues.clear()
+        self.issues.show()
         self.summary.setText("")
         if report is None:
             self.completeChanged.emit()
@@ -274,14 +276,15 @@ class DataPage(QWizardPage):
                 continue
             top = QTreeWidgetItem([title, ""])
             top.setForeground(0, QBrush(QColor("#ffcf70")))
+            self.issues.addTopLevelItem(top)
             for path, detail in rows:
                 child = QTreeWidgetItem([path, detail])
                 child.setToolTip(0, path)
                 child.setToolTip(1, detail)
                 top.addChild(child)
-            self.issues.addTopLevelItem(top)
+                child.setFirstColumnSpanned(not detail)  # a warning alone gets the whole width
             top.setExpanded(len(rows) <= 20)
-        if self.issues.topLevelItemCount() == 0:
-            ok = QTreeWidgetItem(["No problems found: every image could be read, no duplicates across splits", ""])
-            ok.setForeground(0, QBrush(QColor("#8fdca8")))
-            self.issues.addTopLevelItem(ok)
+        clear = self.issues.topLevelItemCount() == 0
+        self.issues.setVisible(not clear)  # the all-clear is a note of its own, wrapped, never cut
+        if clear:
+            self.message.show_message(ALL_CLEAR, "ok")

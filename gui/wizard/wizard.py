@@ -19,6 +19,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 from engine.train import strategies as S
 from engine.train.dataset import DatasetReport
 from engine.train.pipeline import TrainConfig
+from gui.wizard.common import fit_to_screen
+from gui.wizard.memory import remember_classifier
 from gui.wizard.pages_data import DataPage
 from gui.wizard.pages_results import ResultsPage
 from gui.wizard.pages_settings import SettingsPage
@@ -57,8 +59,9 @@ class TrainWizard(QWizard):
             self.setPage(page_id, page)
         self.setButtonText(QWizard.WizardButton.NextButton, "Next >")
         self.setButtonText(QWizard.WizardButton.FinishButton, "Finish")
-        self.resize(1100, 800)
         self.setMinimumSize(900, 640)
+        fit_to_screen(self, 1100, 800)
+        remember_classifier(self, folder_given=bool(folder))  # opens with the last settings
         if folder:
             self.data_page.set_folder(folder)
 

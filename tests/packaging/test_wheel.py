@@ -68,6 +68,10 @@ def test_the_wheel_holds_every_package_and_the_resources(wheel):
     for needed in ("models/demo-shapes.pt", "style.qss", f"{APP_ID}.desktop", "samples/scene-900001.png",
                    f"icons/hicolor/scalable/apps/{APP_ID}.svg", f"icons/hicolor/48x48/apps/{APP_ID}.png"):
         assert f"sightline_resources/{needed}" in names, needed
+    toolbar_icons = sorted((ROOT / "resources" / "icons" / "actions").glob("*.svg"))
+    assert len(toolbar_icons) >= 12
+    for icon in toolbar_icons:
+        assert f"sightline_resources/icons/actions/{icon.name}" in names, icon.name
 
 
 def test_installed_wheel_runs_from_elsewhere(installed, tmp_path):
