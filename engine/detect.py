@@ -84,6 +84,7 @@ class Detector:
         self.device_info = devices.describe(self.device)
         self.autocast = True  # float16 autocast on CUDA (a no-op elsewhere)
         self.set_channels_last(self.device.type == "cpu" if channels_last is None else channels_last)
+        self.score_floor = SCORE_FLOOR
 
     @staticmethod
     def _resolve(model: Union[str, Path]):
@@ -128,6 +129,17 @@ class Detector:
         for model in self._models:
             model.to(memory_format=layout)
         self.channels_last = on
+
+    def set_score_floor(self, score: float) -> None:
+        """Boxes scoring under `score` are dropped before the mask and keypoint heads, which
+        cost per box; what is kept is the same as filtering the results afterwards (NMS only
+        lets a higher score suppress a box). A run that keeps only scores >= X (`detect
+        --score X`) sets X; the window keeps SCORE_FLOOR, so its score filter can go low.
+        A two-part model (`persons`) pairs boxes across its parts and keeps SCORE_FLOOR."""
+        floor = SCORE_FLOOR if self.spec.parts else max(SCORE_FLOOR, float(score))
+        for model in self._models:
+            model.roi_heads.score_thresh = floor
+        self.score_floor = floor
 
     @property
     def outputs(self) -> frozenset:

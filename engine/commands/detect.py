@@ -92,7 +92,9 @@ def make_detector(args: argparse.Namespace):
         ensure_weights(name, progress=show)
         if bar:
             bar.close()
-    return Detector(name, device=args.device, size=args.size, batch_size=args.batch_size)
+    detector = Detector(name, device=args.device, size=args.size, batch_size=args.batch_size)
+    detector.set_score_floor(args.score)  # boxes under --score never reach the mask/keypoint heads
+    return detector
 
 
 def detect_images(detector, paths: list[Path], args, summary: Summary, items: list[ExportItem]) -> None:

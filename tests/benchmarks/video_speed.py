@@ -2,14 +2,16 @@
 
     .venv/bin/python tests/benchmarks/video_speed.py [--model demo-shapes] [--device cpu]
         [--frames 32] [--width 320 --height 240] [--size PX] [--rounds 3] [--threads N]
-        [--batch N] [--random-weights]
+        [--batch N] [--score X] [--random-weights]
 
 Writes a synthetic clip of moving shapes, then times, alternating, round after round:
 - the plain loop: OpenCV reads a frame, BGR to RGB, the stock torchvision call on that one
   frame (`engine.stock`: `model([to_tensor(frame)])`, torchvision's own mask pasting, same
   weights, size and precision), its outputs brought to the CPU, then the next frame;
-- `VideoAnalysis` (what `sightline detect clip.mp4` and the window run): frames decoded ahead
-  on a thread, batched model calls, masks pasted only into their boxes, results as numpy.
+- `VideoAnalysis` (what `sightline detect clip.mp4 --score X` runs): frames decoded ahead
+  on a thread, batched model calls, boxes under X dropped before the mask and keypoint heads
+  (the plain loop computes them and a user filters them out: the kept results are the same),
+  masks pasted only into their boxes, results as numpy.
 Prints frames per second of each (median over rounds) and the median of the per-round ratios.
 Not collected by pytest (no test_ prefix); `gpu_check.py` uses `compare`.
 """
@@ -116,6 +118,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--batch", type=int, default=None, help="frames per model call (default: VideoAnalysis's)")
+    parser.add_argument("--score", type=float, default=0.5,
+                        help="the score the analysis keeps, as `sightline detect --score` (default 0.5)")
     parser.add_argument("--random-weights", action="store_true")
     args = parser.parse_args()
     from engine.detect import Detector
@@ -123,11 +127,12 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     detector = Detector(args.model, device=args.device, size=args.size, random_weights=args.random_weights)
+    detector.set_score_floor(args.score)
     with tempfile.TemporaryDirectory(prefix="sightline-video-speed-") as folder:
         clip = write_clip(Path(folder), args.frames, args.width, args.height)
         speed = compare(detector, clip, args.rounds, args.batch)
     print(f"model {detector.name} on {detector.device_info.description}, {speed.frames} frames "
-          f"{args.width}x{args.height}, {args.rounds} rounds interleaved")
+          f"{args.width}x{args.height}, {args.rounds} rounds interleaved, score >= {args.score} kept")
     print(f"plain per-frame loop  {speed.plain_fps:7.2f} frames/s")
     print(f"VideoAnalysis         {speed.analysis_fps:7.2f} frames/s  (batch {speed.batch})")
     print(f"ratio                 {speed.ratio:7.2f}x")

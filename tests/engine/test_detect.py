@@ -33,6 +33,29 @@ def test_demo_finds_each_shape_where_it_is(demo):
         assert _best_iou(shape.box, same_class.boxes) >= 0.7, f"missed a {shape.label} at {shape.box}"
 
 
+def test_a_score_floor_keeps_the_same_detections_and_spares_the_mask_head_the_rest():
+    """`detect --score X` drops boxes under X before the per-box heads: what is kept is what
+    filtering afterwards keeps, and the mask head sees only the kept boxes."""
+    detector = Detector("demo-shapes", device="cpu")
+    head_boxes = []
+    detector._models[0].roi_heads.mask_head.register_forward_hook(
+        lambda module, inputs, output: head_boxes.append(inputs[0].shape[0]))
+    images = [make_scene(seed).image for seed in (21, 22)]
+    everything = [d.filter(min_score=0.5) for d in detector.predict(images)]
+    boxes_at_floor = sum(head_boxes)
+    head_boxes.clear()
+    detector.set_score_floor(0.5)
+    floored = detector.predict(images)
+    for whole, cut in zip(everything, floored):
+        assert len(whole) > 0 and len(cut) == len(whole)
+        np.testing.assert_allclose(cut.boxes, whole.boxes, atol=1e-3)
+        np.testing.assert_allclose(cut.scores, whole.scores, atol=1e-5)
+        assert (cut.labels == whole.labels).all()
+        np.testing.assert_allclose(cut.keypoints, whole.keypoints, atol=1e-3)
+        assert [m.area for m in cut.masks] == [m.area for m in whole.masks]
+    assert sum(head_boxes) == sum(len(d) for d in floored) < boxes_at_floor
+
+
 def test_masks_are_cropped_to_their_boxes(demo):
     det = demo.predict([make_scene(12).image])[0]
     assert len(det) > 0 and det.masks is not None
