@@ -106,7 +106,7 @@ class PlayerWidget(QWidget):
         self.timeline.clicked.connect(self.seek_requested)
         layout.addWidget(self.slider)
         layout.addWidget(self.timeline)
-        self.position = QLabel("0:00.00 / 0:00.00 · frame 0 / 0")
+        self.position = QLabel("0:00.00 / 0:00.00\nframe 0 / 0")
         self.position.setObjectName("videoPosition")
         self.position.setWordWrap(True)
         row = QHBoxLayout()
@@ -228,14 +228,14 @@ class PlayerWidget(QWidget):
         self._updating = False
         self.timeline.set_current(frame)
         total = self.frame_count / self.info.fps if self.info.fps else 0.0
-        self.position.setText(f"{clock(frame / self.info.fps)} / {clock(total)} · frame {frame + 1:,} / "
-                              f"{self.frame_count:,}")
+        self.position.setText(f"{clock(frame / self.info.fps)} / {clock(total)}\nframe {frame + 1:,} / "
+                              f"{self.frame_count:,}")  # (two lines: the dock stays narrow)
 
     def set_marks(self, counts: dict[int, int]) -> None:
         self.timeline.set_marks(self.frame_count, counts)
         found = sum(1 for c in counts.values() if c > 0)
-        self.analysed.setText(f"{len(counts):,} frames analysed, {found:,} with detections" if counts else
-                              "No frame analysed yet")
+        self.analysed.setText(f"{len(counts):,} frame{'s' if len(counts) != 1 else ''} analysed, {found:,} with "
+                              f"detections" if counts else "No frame analysed yet")
 
     def set_playing(self, playing: bool) -> None:
         self.buttons["play"].setText(PLAY_TEXTS[playing])

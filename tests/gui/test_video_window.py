@@ -65,7 +65,7 @@ def test_live_mode_never_widens_the_video_panel(qtbot, make_window, tmp_path, bl
     qtbot.waitUntil(lambda: panel.video.analyser.stats.analysed >= 3, timeout=10_000)
     qtbot.waitUntil(lambda: not panel.video.playing, timeout=10_000)
     assert (dock.width(), canvas.width()) == before
-    assert canvas.width() > 200
+    assert canvas.width() >= 400  # at 1024x700 the picture keeps most of the window (no panel widened by a name)
     window.close()  # the state saved at quit is the one a restart gets
     again = make_window(size=(1024, 700))
     assert again.video_panel.dock.width() == before[0]
