@@ -76,6 +76,7 @@ class VideoController(QObject):
         self.pixels: Optional[tuple[int, np.ndarray]] = None  # (frame, RGB) on the canvas
         self._live_stored: dict[int, object] = {}  # frame handed to the analyser -> its stored record
         self._frame_job = None  # the shown frame's own analysis (no result stored for it yet)
+        self._left = False  # a listed image has the canvas: frames still on their way are not drawn
         self._clock = (0.0, 0)  # (perf_counter at start, frame at start)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -146,9 +147,20 @@ class VideoController(QObject):
 
     # showing frames ----------------------------------------------------------------------
 
+    def leave(self) -> None:
+        """A listed image takes the canvas: stop, and draw nothing until the user comes back."""
+        self.pause()
+        self.stop_live()
+        self.cancel_frame_job()
+        self._left, self._wanted = True, None
+
+    def come_back(self) -> None:
+        self._left = False
+
     def seek(self, index: int) -> None:
         if self.video is None:
             return
+        self._left = False
         index = max(0, min(self.frame_count - 1, int(index)))
         if self.playing:
             self._clock = (time.perf_counter(), index)
@@ -192,6 +204,8 @@ class VideoController(QObject):
         if not self._generation.is_current(generation) or self.video is None:
             self._read_wanted()
             return
+        if self._left:
+            return
         if shown.frame_count and shown.frame_count < self.video.frame_count:  # a short file's real end
             self.video.frame_count = shown.frame_count
             self.opened.emit(self.video.info)
@@ -234,7 +248,7 @@ class VideoController(QObject):
 
     def refresh(self) -> None:
         """Show the current frame again (its result may have been stored meanwhile)."""
-        if self.video is not None and self.current >= 0 and not self.playing:
+        if self.video is not None and self.current >= 0 and not self.playing and not self._left:
             self._request(self.current)
 
     # playback ----------------------------------------------------------------------------
@@ -242,6 +256,7 @@ class VideoController(QObject):
     def play(self) -> None:
         if self.video is None or self.playing:
             return
+        self._left = False
         start = self.current if 0 <= self.current < self.frame_count - 1 else 0
         self.playing = True
         self._clock = (time.perf_counter(), start)
@@ -314,11 +329,14 @@ class VideoController(QObject):
         self._end_live()
 
     def _end_live(self) -> None:
-        was_live = self.analyser is not None
         self._live_job, self.analyser = None, None
         self._live_stored.clear()
-        if was_live and self.video is not None and not self.playing and self._position != self.current >= 0:
-            self._request(self._position)  # paused where playback stopped: that frame, not an older one
+
+    def settle(self) -> None:
+        """After live mode, paused: show the frame where playback stopped (live mode showed the
+        last analysed one, which may be older)."""
+        if self.video is not None and not self.playing and self.analyser is None and self._position != self.current >= 0:
+            self._request(self._position)
 
     def _live_ended(self, result) -> None:
         if result.job is self._live_job:
@@ -362,6 +380,8 @@ class VideoController(QObject):
         id now) when it is the one on the canvas."""
         self.marks_changed.emit()
         shown = self.review.review
+        if self._left or self.review.current_path is not None:
+            return  # a listed image has the canvas
         if (path == self.path and index == self.current and (shown is None or shown.result_id is None)
                 and (shown is None or shown.detections is detections)):
             self.review.show_other(ReviewRecord(path, model, result_id, detections, frame=index))
@@ -402,7 +422,7 @@ class VideoController(QObject):
             self._frame_job = None
         if not self._generation.is_current(generation) or self.video is None:
             return
-        on_canvas = self.review.current_path is None  # no listed image has taken the canvas since
+        on_canvas = self.review.current_path is None and not self._left  # no listed image took the canvas
         if result.value is None:
             problem = result.model_error or result.failure
             if problem and on_canvas:

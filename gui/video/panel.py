@@ -150,10 +150,10 @@ class VideoPanel:
     def _set_active(self, active: bool) -> None:
         """While a video frame is on the canvas, Space plays (not "next unreviewed image")."""
         if not active:
-            self.video.pause()
-            self.video.stop_live()
-            self.video.cancel_frame_job()
-        elif not self.active:
+            self.video.leave()
+        else:
+            self.video.come_back()
+        if active and not self.active:
             list_view = self.window.image_list
             list_view.selectionModel().clearCurrentIndex()
             list_view.clearSelection()
@@ -199,6 +199,7 @@ class VideoPanel:
                 self.player.live.setChecked(False)
         elif not on:
             self.video.stop_live()
+            self.video.settle()
             self.player.live_rate.setText("Analysis rate: —")  # at once, not when the device lets go
 
     def _live_changed(self, on: bool) -> None:

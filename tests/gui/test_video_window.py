@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from engine.demo.shapes_video import write_shapes_video
 from tests.engine.video_helpers import BlobDetector, iou
-from tests.gui.test_classifier_in_window import checkpoint, install, pick, wait_for_labels  # noqa: F401
+from tests.gui.test_classifier_in_window import pick, wait_for_labels
 from tests.gui.test_video_player import open_video
 
 
@@ -124,8 +124,23 @@ def test_opening_a_video_shows_and_analyses_its_first_frame(qtbot, make_window, 
     qtbot.waitUntil(lambda: c.review is not None and c.review.frame == 7, timeout=10_000)
 
 
-def test_the_classifier_labels_video_frames(qtbot, make_window, tmp_path, blob_model, checkpoint):  # noqa: F811
-    classifier = install(checkpoint, "shapes")
+def untrained_classifier():
+    """A classifier file with random weights (labels, not good ones: enough to see them come)."""
+    import torch
+
+    from engine.train import checkpoint as C
+    from engine.train import strategies as S
+    from engine.weights import user_models_dir
+
+    torch.manual_seed(0)
+    model = S.build_model("resnet18", 3, pretrained=False)
+    made = C.make_checkpoint(model, "resnet18", ("Circle", "SQUARE", "triangle"), 32, (0.485, 0.456, 0.406),
+                             (0.229, 0.224, 0.225), "scratch", {}, "shapes")
+    return C.save_classifier(made, user_models_dir() / "shapes.pt")
+
+
+def test_the_classifier_labels_video_frames(qtbot, make_window, tmp_path, blob_model):
+    classifier = untrained_classifier()
     path = tmp_path / "clip.mp4"
     write_shapes_video(path, frames=10)
     window, panel = open_video(qtbot, make_window, path)
@@ -133,7 +148,34 @@ def test_the_classifier_labels_video_frames(qtbot, make_window, tmp_path, blob_m
     qtbot.waitUntil(lambda: c.review is not None and c.review.frame == 0 and c.review.result_id is not None,
                     timeout=10_000)
     pick(qtbot, window, classifier)
-    texts = wait_for_labels(qtbot, window)
+    texts = wait_for_labels(qtbot, window)  # (it said "failed": the video was opened as an image)
     view = window.classifier.view(c.review)
     assert view.predictions is not None and len(view.predictions) == len(c.review.detections)
     assert all(t.split()[0] in ("Circle", "SQUARE", "triangle") for t in texts)
+
+
+def test_leaving_live_mode_paused_shows_where_playback_stopped_and_an_image_keeps_the_canvas(
+        qtbot, make_window, scenes, tmp_path, blob_model):
+    path = tmp_path / "clip.mp4"
+    write_shapes_video(path, frames=75)
+    blob_model.delay = 0.3  # slow: the canvas is several frames behind the playback position
+    window = make_window([scenes[0], path])
+    c, panel = window.controller, window.video_panel
+    video = panel.video
+    qtbot.waitUntil(lambda: video.current == 0, timeout=10_000)
+    panel.player.live.setChecked(True)
+    video.play()
+    qtbot.waitUntil(lambda: video.analyser.stats.analysed >= 2 and video.current > 0, timeout=10_000)
+    video.pause()
+    panel.player.live.setChecked(False)
+    qtbot.waitUntil(lambda: video.current == video._position and c.review is not None
+                    and c.review.frame == video.current, timeout=10_000)  # that frame, analysed
+    panel.player.live.setChecked(True)
+    video.play()
+    qtbot.waitUntil(lambda: video.analyser.stats.analysed >= 2, timeout=10_000)
+    video.pause()
+    window.image_list.setCurrentIndex(window.images.index(0))  # the user clicks the image
+    qtbot.waitUntil(lambda: c.review is not None and c.review.path == str(scenes[0]), timeout=10_000)
+    qtbot.waitUntil(lambda: not window.pool.busy and not window.jobs.busy, timeout=10_000)
+    assert c.review.path == str(scenes[0]) and c.current_row == 0 and not panel.active
+    assert window.canvas.image_size() == tuple(c.review.detections.image_size)
