@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from engine.devices import autocast_context, describe, resolve_device
+from engine.images import load_image
 from engine.train import strategies
 from engine.train.checkpoint import (
     MODEL_SUFFIX,
@@ -22,6 +23,7 @@ from engine.train.checkpoint import (
     read_metadata,
 )
 from engine.train.transforms import eval_transform, shrink, to_image_tensor
+from engine.video_io import VideoError, VideoReader
 from engine.weights import user_models_dir
 
 Prediction = list[tuple[str, float]]  # (label, probability), most probable first
@@ -117,6 +119,39 @@ class Classifier:
     ) -> list[Prediction]:
         """`predict` on the regions `boxes` (N, 4 xyxy, image pixels) of one image."""
         return self.predict(crop_boxes(_as_rgb(image), boxes, padding), top_k) if len(boxes) else []
+
+    def label_boxes(
+        self, image: Union[np.ndarray, str, os.PathLike], boxes: np.ndarray, top_k: int = 3, padding: float = 0.0,
+        frame: Optional[int] = None, image_size: Optional[tuple[int, int]] = None,
+    ) -> list[Prediction]:
+        """`predict_crops` on `image`: an RGB array (e.g. a decoded video frame), an image file,
+        or frame `frame` of a video file. `image_size` (height, width), when given, is the size
+        the boxes were found at: a file that has changed since is an error, not wrong labels."""
+        pixels = source_pixels(image, frame)
+        if image_size is not None and tuple(pixels.shape[:2]) != tuple(image_size):
+            raise ValueError(f"{_name(image, frame)} is {pixels.shape[1]}x{pixels.shape[0]} now, not the "
+                             f"{image_size[1]}x{image_size[0]} it was analysed at; re-analyse it")
+        return self.predict_crops(pixels, boxes, top_k=top_k, padding=padding)
+
+
+def _name(image, frame: Optional[int]) -> str:
+    if isinstance(image, np.ndarray):
+        return "the image"
+    return f"{image} frame {frame + 1}" if frame is not None else str(image)
+
+
+def source_pixels(image: Union[np.ndarray, str, os.PathLike], frame: Optional[int] = None) -> np.ndarray:
+    """RGB pixels of `image`: the array itself, the still image file, or frame `frame`
+    (0-based) of the video file. Raises ImageLoadError / VideoError naming the file."""
+    if isinstance(image, np.ndarray):
+        return _as_rgb(image)
+    if frame is None:
+        return load_image(image)
+    with VideoReader(image) as reader:
+        pixels = reader.read(frame)
+    if pixels is None:
+        raise VideoError(image, f"frame {frame + 1} could not be read (the video has {reader.frame_count} frames)")
+    return pixels
 
 
 # ---------------------------------------------------------------------------- the user's models

@@ -21,6 +21,7 @@ from engine.store import ACCEPTED, REJECTED, RELABELLED, ReviewStore
 from gui import actions as A
 from gui.scheduler import DeviceScheduler, load_detector, set_device_scheduler
 from gui.explain.panel import add_explain_dock
+from gui.layout import LayoutReset, default_widths
 from gui.review.classifier_labels import ClassifierLabels
 from gui.review.classifier_tools import ClassifierTools
 from gui.segment.train_dialog import install as install_segmenter_tools
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.explain = add_explain_dock(self)  # the Explain dock: Grad-CAM, occlusion, feature maps, filters
         install_segmenter_tools(self)  # Tools ▸ Train segmenter… (issue 15)
         self.messages = install_messages(self)  # status notes whole: tooltip, View > Messages…
+        self.layout_reset = LayoutReset(self)  # View ▸ Reset layout (takes the default before the restore)
         self._restore_settings()
         self._refresh_view()
         self.relabel_popup: Optional[RelabelPopup] = None
@@ -115,8 +117,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.status.cancel.setDefaultAction(self.actions_["cancel_all"])
-        self.resizeDocks([self.findChild(QDockWidget, "imagesDock"), self.findChild(QDockWidget, "reviewDock")],
-                         [260, 330], Qt.Orientation.Horizontal)
+        default_widths(self)
 
     def add_dock(self, widget: QWidget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea,
                  name: str = "") -> QDockWidget:

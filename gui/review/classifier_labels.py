@@ -29,7 +29,6 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.classify import Classifier, ClassifierInfo, Prediction
-from engine.images import load_image
 from engine.store import PENDING, RELABELLED, ClassifierKey, StoreError
 from engine.review import ReviewRecord, boxes_fingerprint, category_choices
 
@@ -88,15 +87,14 @@ def _classifier_for(path: str, stamp: int, device: str) -> Classifier:
     return _LOADED[key]
 
 
-def label_boxes(image_path: str, image_size: tuple[int, int], boxes: np.ndarray, classifier_path: str,
-                stamp: int, device: str) -> list[Prediction]:
+def label_boxes(image, image_size: tuple[int, int], boxes: np.ndarray, classifier_path: str,
+                stamp: int, device: str, frame: Optional[int] = None) -> list[Prediction]:
     """The `boxes` (xyxy, image pixels) of the image cut out and labelled by the classifier
-    file: the top TOP_K (label, probability) of each, best first."""
-    image = load_image(image_path)
-    if tuple(image.shape[:2]) != tuple(image_size):
-        raise ValueError("the image has changed since it was analysed; re-analyse it (Ctrl+Shift+R)")
+    file: the top TOP_K (label, probability) of each, best first. `image` is the decoded
+    pixels (a video frame as shown), else the image file, or the video file with `frame`."""
     classifier = _classifier_for(classifier_path, stamp, device)
-    return classifier.predict_crops(image, boxes, top_k=TOP_K, padding=CROP_PADDING)
+    return classifier.label_boxes(image, boxes, top_k=TOP_K, padding=CROP_PADDING, frame=frame,
+                                  image_size=image_size)
 
 
 def release_loaded(cancel=None) -> None:
@@ -104,12 +102,12 @@ def release_loaded(cancel=None) -> None:
     _LOADED.clear()
 
 
-def label_and_store(store, result_id: int, classifier: ClassifierKey, boxes_key: int, image_path: str,
+def label_and_store(store, result_id: int, classifier: ClassifierKey, boxes_key: int, image,
                     image_size: tuple[int, int], boxes: np.ndarray, device: str,
-                    cancel=None) -> tuple[list[Prediction], str]:
+                    cancel=None, frame: Optional[int] = None) -> tuple[list[Prediction], str]:
     """`label_boxes`, then the labels saved in the review store for this result and classifier.
     Returns (predictions, why they could not be saved or "")."""
-    predictions = label_boxes(image_path, image_size, boxes, classifier.path, classifier.mtime_ns, device)
+    predictions = label_boxes(image, image_size, boxes, classifier.path, classifier.mtime_ns, device, frame)
     try:
         store.save_classifier_labels(result_id, classifier, boxes_key, predictions).wait()
     except StoreError as exc:  # replaced meanwhile, or a full disk: still shown, only not kept
@@ -135,6 +133,7 @@ class ClassifierLabels(QObject):
         self._waiting: Optional[tuple] = None  # (key, args) to start when the running one ends
         self._job = None  # the running key's classifier job on the model thread, once asked for
         self.runs = 0  # how many times the classifier was run (tests count re-runs with it)
+        self.pixels = lambda review: None  # a video frame's decoded pixels (set by the video panel)
         controller.view_changed.connect(self._view_changed)
 
     # choosing ----------------------------------------------------------------------------
@@ -197,7 +196,9 @@ class ClassifierLabels(QObject):
             self._waiting = None  # the one wanted is on its way already
             return
         review = self.controller.review
-        args = (review.path, review.detections.image_size, review.detections.boxes.copy(), self.controller.device)
+        pixels = self.pixels(review) if review.frame is not None else None
+        args = (review.path if pixels is None else pixels, review.detections.image_size,
+                review.detections.boxes.copy(), self.controller.device, review.frame)
         if self._running is not None:
             self._waiting = (key, args)  # replaces any older wish
             job = self._job
@@ -225,8 +226,9 @@ class ClassifierLabels(QObject):
             self._next()
             return
         _path, result_id, boxes_key, (classifier_path, stamp) = key
+        *labelled, frame = args
         work = partial(label_and_store, self.store, result_id, ClassifierKey(classifier_path, stamp), boxes_key,
-                       *args)
+                       *labelled, frame=frame)
         self._job = self.jobs.run_short(work, on_done=lambda result: self._classified(key, result))
 
     def _classified(self, key: tuple, result) -> None:

@@ -357,7 +357,7 @@ class ReviewController(QObject):
             if self._display_task is not None:
                 self._display_task.cancel.cancel()
             self.current_row, self.current_path = -1, None
-        if review is not None:
+        if review is not None and review.result_id is not None:  # (a live result not stored yet is not kept)
             self.session.remember(review)
         if review is not self.review:
             self._set_review(review)

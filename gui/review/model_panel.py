@@ -88,6 +88,9 @@ class ModelPanel(QWidget):
         self.classifiers.setToolTip("Label each detection with a classifier you trained "
                                     "(Tools ▸ Train classifier…)")
         self.classifiers.addItem("None", "")
+        for picker in (self.models, self.devices, self.classifiers):  # a long name never widens the Review panel
+            picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            picker.setMinimumContentsLength(14)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -7,7 +7,14 @@ the previous read still busy is skipped, so slow decoding drops frames instead o
 Model work goes through `DeviceScheduler.run_long`, so the device still runs one model job at
 a time: an analysis run is one long job (results saved per frame as they finish); live mode is
 a long job that runs a `LiveAnalyzer` on the device thread (newest frame wins) and holds the
-device until live mode ends. Image jobs wait behind either, and run once it ends.
+device until live mode ends. Image jobs wait behind either, and run once it ends. A frame the
+player stops on that has no result is analysed by a short long job of its own, like an image.
+
+Live mode shows the analysed frame with its result: while it plays, decoded frames go to the
+analyser and the canvas shows each analysed frame with what was found on it when the result
+comes (the latency is visible as a lag, the frame rate is the analysis rate); overlays are
+never drawn on a frame they do not belong to. Paused, the frame is shown at once and its
+result is added when it comes.
 Answers for a video the user has closed are dropped by one generation number.
 """
 
@@ -19,11 +26,15 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from engine.review import ReviewRecord
 from engine.store import fingerprint
 from engine.types import Progress
 from engine.video import LiveAnalyzer, VideoAnalysis
 from gui.video import frames as F
+from gui.viewer.image_item import Pyramid
 from gui.work import Generation
+
+LIVE_STORED_KEPT = 256  # stored results of frames handed to the analyser, kept until their turn
 
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 
@@ -32,8 +43,8 @@ class _Relay(QObject):
     """Signals emitted on worker threads, delivered (queued) on the GUI thread."""
 
     progress = Signal(object)  # Progress of an analysis run
-    frame_done = Signal(str, int, object)  # path, frame, scores of a stored frame
-    live = Signal(object)  # LiveResult
+    frame_done = Signal(str, int, object, float)  # path, frame, scores of a stored frame, inference seconds
+    live = Signal(object, object)  # LiveResult, Pyramid of its frame
 
 
 class VideoController(QObject):
@@ -61,6 +72,11 @@ class VideoController(QObject):
         self._generation = Generation()  # bumped on open/close: answers for an older video are dropped
         self._reading = False
         self._wanted: Optional[int] = None
+        self._position = -1  # the last frame read: the playback position (ahead of `current` in live mode)
+        self.pixels: Optional[tuple[int, np.ndarray]] = None  # (frame, RGB) on the canvas
+        self._live_stored: dict[int, object] = {}  # frame handed to the analyser -> its stored record
+        self._frame_job = None  # the shown frame's own analysis (no result stored for it yet)
+        self._left = False  # a listed image has the canvas: frames still on their way are not drawn
         self._clock = (0.0, 0)  # (perf_counter at start, frame at start)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -119,19 +135,32 @@ class VideoController(QObject):
         self.pause()
         self.stop_live()
         self.cancel_analysis()
+        self.cancel_frame_job()
         self._generation.next()
+        self._wanted, self.pixels = None, None
         if self.video is not None:
             reader = self.video.reader
             self.pool.submit(reader.close)  # after a read that may still run (the reader's lock)
             self.video = None
-            self.current = -1
+            self.current = self._position = -1
             self.opened.emit(None)
 
     # showing frames ----------------------------------------------------------------------
 
+    def leave(self) -> None:
+        """A listed image takes the canvas: stop, and draw nothing until the user comes back."""
+        self.pause()
+        self.stop_live()
+        self.cancel_frame_job()
+        self._left, self._wanted = True, None
+
+    def come_back(self) -> None:
+        self._left = False
+
     def seek(self, index: int) -> None:
         if self.video is None:
             return
+        self._left = False
         index = max(0, min(self.frame_count - 1, int(index)))
         if self.playing:
             self._clock = (time.perf_counter(), index)
@@ -159,23 +188,39 @@ class VideoController(QObject):
     def _read_failed(self, generation: int, exc: BaseException) -> None:
         self._reading = False
         if self._generation.is_current(generation):
+            self._wanted = None
             self.failed.emit(f"{self.path}: {exc}")
+        else:
+            self._read_wanted()
+
+    def _read_wanted(self) -> None:
+        """A read of a closed video ended: the frame the open video wants meanwhile is read now."""
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and self.video is not None:
+            self._request(wanted)
 
     def _read_done(self, generation: int, shown: F.ShownFrame) -> None:
         self._reading = False  # (not dropped by the work layer: the read slot must be freed)
         if not self._generation.is_current(generation) or self.video is None:
+            self._read_wanted()
+            return
+        if self._left:
             return
         if shown.frame_count and shown.frame_count < self.video.frame_count:  # a short file's real end
             self.video.frame_count = shown.frame_count
             self.opened.emit(self.video.info)
         if shown.rgb is not None:
-            self.current = shown.index
-            self.shown_reads += 1
-            self.frame_image.emit(shown.levels)
-            self._show_result(shown.stored)
-            self.frame_shown.emit(shown.index)
-            if self.analyser is not None:
-                self.analyser.submit(shown.index, self.video.info.time_of(shown.index), shown.rgb)
+            self._position = shown.index
+            if self.analyser is not None and self.playing:
+                self._to_analyser(shown)  # drawn when its result comes
+            else:
+                self._draw(shown.index, shown.rgb, shown.levels, shown.stored)
+                if self.analyser is not None:
+                    self.analyser.reset()  # results of frames before this one are not drawn over it
+                    if shown.stored is None:
+                        self._to_analyser(shown)
+                elif shown.stored is None:
+                    self._analyse_shown(shown.index, shown.rgb)
         wanted, self._wanted = self._wanted, None
         if shown.rgb is None:  # past the real end (a short file): stop on the last frame there is
             self.pause()
@@ -186,15 +231,24 @@ class VideoController(QObject):
         if wanted is not None and wanted != shown.index:
             self._request(wanted)
 
-    def _show_result(self, stored) -> None:
-        review = None
-        if stored is not None:
-            review = stored
+    def _draw(self, index: int, rgb: np.ndarray, levels: Pyramid, review: Optional[ReviewRecord]) -> None:
+        """Frame `index` on the canvas with `review` (its result, None: none yet)."""
+        self.current = index
+        self.pixels = (index, rgb)
+        self.shown_reads += 1
+        self.frame_image.emit(levels)
         self.review.show_other(review)
+        self.frame_shown.emit(index)
+
+    def frame_pixels(self, review) -> Optional[np.ndarray]:
+        """The decoded pixels of `review`'s frame while it is on the canvas (for the classifier)."""
+        if self.pixels is None or review is None or review.path != self.path or review.frame != self.pixels[0]:
+            return None
+        return self.pixels[1]
 
     def refresh(self) -> None:
         """Show the current frame again (its result may have been stored meanwhile)."""
-        if self.video is not None and self.current >= 0 and not self.playing:
+        if self.video is not None and self.current >= 0 and not self.playing and not self._left:
             self._request(self.current)
 
     # playback ----------------------------------------------------------------------------
@@ -202,6 +256,7 @@ class VideoController(QObject):
     def play(self) -> None:
         if self.video is None or self.playing:
             return
+        self._left = False
         start = self.current if 0 <= self.current < self.frame_count - 1 else 0
         self.playing = True
         self._clock = (time.perf_counter(), start)
@@ -235,7 +290,7 @@ class VideoController(QObject):
             self._request(self.frame_count - 1)
             self.pause()
             return
-        if due == self.current or due == self._wanted:
+        if due == self._position or due == self._wanted:
             return
         if self._reading:
             self.skipped_ticks += 1  # decoding is behind: this frame is skipped, not queued
@@ -253,7 +308,8 @@ class VideoController(QObject):
             self.failed.emit(problem)
             return False
         relay = self._relay
-        analyser = LiveAnalyzer(None, on_result=relay.live.emit)
+        analyser = LiveAnalyzer(None, on_result=lambda result: relay.live.emit(result, Pyramid(result.image)))
+        self.cancel_frame_job()  # the analyser takes the shown frame instead
 
         def lend(detector, cancel):
             analyser.detector = detector
@@ -270,31 +326,120 @@ class VideoController(QObject):
     def stop_live(self) -> None:
         if self._live_job is not None:
             self.jobs.cancel_long(self._live_job)
+        self._end_live()
+
+    def _end_live(self) -> None:
         self._live_job, self.analyser = None, None
+        self._live_stored.clear()
+
+    def settle(self) -> None:
+        """After live mode, paused: show the frame where playback stopped (live mode showed the
+        last analysed one, which may be older)."""
+        if self.video is not None and not self.playing and self.analyser is None and self._position != self.current >= 0:
+            self._request(self._position)
 
     def _live_ended(self, result) -> None:
         if result.job is self._live_job:
-            self._live_job, self.analyser = None, None
+            self._end_live()
             if result.model_error or result.failure:
                 self.failed.emit(f"Live mode stopped: {result.model_error or result.failure}")
         self.live_changed.emit(self.analyser is not None)
 
-    def _live_result(self, result) -> None:
+    def _to_analyser(self, shown: F.ShownFrame) -> None:
+        if shown.stored is not None:
+            self._live_stored[shown.index] = shown.stored  # drawn instead of the live result: it has decisions
+            while len(self._live_stored) > LIVE_STORED_KEPT:
+                del self._live_stored[next(iter(self._live_stored))]
+        self.analyser.submit(shown.index, self.video.info.time_of(shown.index), shown.rgb)
+
+    def _live_result(self, result, levels: Pyramid) -> None:
         analyser = self.analyser
         if analyser is None or result.generation != analyser.generation or self.video is None:
             return
         self.live_result.emit(result)
-        index = result.frame_index
-        if not result.error and index not in self.video.scores:  # never replace a reviewed result
+        index, path, model = result.frame_index, self.video.path, self.review.model
+        stored = self._live_stored.pop(index, None)
+        for older in [f for f in self._live_stored if f < index]:
+            del self._live_stored[older]
+        if stored is None and index in self.video.scores and index == self._position and not self.playing:
+            self._request(index)  # stored meanwhile: read back with its decisions
+        else:
+            self._draw(index, result.image, levels, stored or ReviewRecord(path, model, None, result.detections,
+                                                                             frame=index))
+        if result.error:
+            self.review.message.emit(f"Could not analyse frame {index + 1}: {result.error}")
+            return
+        self.review.inference.emit(model, result.detections.inference_seconds or result.latency_s)
+        if index not in self.video.scores:  # never replace a reviewed result
             self.video.scores[index] = result.detections.scores.copy()
-            path, model, stamp = self.video.path, self.review.model, self._stamp
-            self.pool.submit(self.store.save_result, path, model, result.detections, index, stamp,
-                             on_done=lambda _rid: self._live_saved(path, index))
+            self.pool.submit(self.store.save_result, path, model, result.detections, index, self._stamp,
+                             on_done=lambda rid: self._stored(path, model, index, result.detections, rid))
 
-    def _live_saved(self, path: str, index: int) -> None:
+    def _stored(self, path: str, model: str, index: int, detections, result_id: int) -> None:
+        """A result saved for frame `index`: marked on the timeline, and reviewable (it has an
+        id now) when it is the one on the canvas."""
         self.marks_changed.emit()
-        if path == self.path and index == self.current and not self.playing:
-            self.refresh()  # paused on the frame just analysed: show it with its result
+        shown = self.review.review
+        if self._left or self.review.current_path is not None:
+            return  # a listed image has the canvas
+        if (path == self.path and index == self.current and (shown is None or shown.result_id is None)
+                and (shown is None or shown.detections is detections)):
+            self.review.show_other(ReviewRecord(path, model, result_id, detections, frame=index))
+
+    # the shown frame, like an image ------------------------------------------------------
+
+    def _analyse_shown(self, index: int, rgb: np.ndarray) -> None:
+        """The player stopped on a frame with no result: analyse it, as an opened image is
+        (a newer frame replaces one still waiting for the device; live mode and analysis runs
+        analyse frames themselves)."""
+        if self.playing or self._analysis_job is not None or self.video is None:
+            return
+        problem = self.review.model_problem()
+        if problem:
+            self.review.message.emit(problem)
+            return
+        self.cancel_frame_job()
+        path, model, stamp, store = self.video.path, self.review.model, self._stamp, self.store
+        generation = self._generation.value
+
+        def run(detector, cancel):
+            began = time.perf_counter()
+            detections = detector.predict([rgb])[0]
+            seconds = detections.inference_seconds or time.perf_counter() - began
+            return detections, seconds, store.save_result(path, model, detections, frame=index, stamp=stamp)
+
+        self.review.message.emit(f"Analysing frame {index + 1:,} with {model}…")
+        self._frame_job = self.jobs.run_long(model, self.review.device, run,
+                                             lambda result: self._shown_analysed(generation, index, result))
+
+    def cancel_frame_job(self) -> None:
+        if self._frame_job is not None:
+            self.jobs.cancel_long(self._frame_job)  # one still waiting ends here; a running one is let finish
+
+    def _shown_analysed(self, generation: int, index: int, result) -> None:
+        mine = result.job is self._frame_job
+        if mine:
+            self._frame_job = None
+        if not self._generation.is_current(generation) or self.video is None:
+            return
+        on_canvas = self.review.current_path is None and not self._left  # no listed image took the canvas
+        if result.value is None:
+            problem = result.model_error or result.failure
+            if problem and on_canvas:
+                self.review.message.emit(f"Could not analyse frame {index + 1:,}: {problem}")
+            elif mine and on_canvas:
+                self.review.message.emit("")
+            return
+        detections, seconds, result_id = result.value
+        self.review.inference.emit(self.review.model, seconds)
+        if index not in self.video.scores:
+            self.video.scores[index] = detections.scores.copy()
+            self.marks_changed.emit()
+        if mine and on_canvas:
+            self.review.message.emit("")
+        if on_canvas and index == self.current and self.review.review is None:
+            self.review.show_other(ReviewRecord(self.video.path, self.review.model, result_id, detections,
+                                                frame=index))
 
     # analysis runs -----------------------------------------------------------------------
 
@@ -317,7 +462,8 @@ class VideoController(QObject):
                                      progress=relay.progress.emit, cancel=cancel)
             for found in analysis:
                 store.save_result(path, model, found.detections, frame=found.frame_index, stamp=stamp)
-                relay.frame_done.emit(path, found.frame_index, found.detections.scores.copy())
+                relay.frame_done.emit(path, found.frame_index, found.detections.scores.copy(),
+                                      found.detections.inference_seconds)
             return analysis
 
         self._analysis_job = self.jobs.run_long(model, self.review.device, run, self._analysis_ended)
@@ -329,7 +475,9 @@ class VideoController(QObject):
         if self._analysis_job is not None:
             self.jobs.cancel_long(self._analysis_job)
 
-    def _frame_stored(self, path: str, index: int, scores: np.ndarray) -> None:
+    def _frame_stored(self, path: str, index: int, scores: np.ndarray, seconds: float) -> None:
+        if seconds > 0:
+            self.review.inference.emit(self.review.model, seconds)
         if self.video is not None and path == self.video.path:
             self.video.scores[index] = scores
             self.marks_changed.emit()

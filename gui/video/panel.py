@@ -63,6 +63,7 @@ class VideoPanel:
         self._marks_timer.timeout.connect(self._update_marks)
         self._connect()
         self._set_active(False)
+        window.classifier.pixels = self.video.frame_pixels  # a frame is labelled from its decoded pixels
 
     def _connect(self) -> None:
         v, p, w = self.video, self.player, self.window
@@ -122,6 +123,9 @@ class VideoPanel:
             self.video.refresh()
             return
         self.window.status.showMessage(f"Opening {os.path.basename(path)}…", 5000)
+        self.window.controller.show_other(None)  # the image shown before leaves the canvas at once
+        self.window.canvas.show_image(None)
+        self.window.canvas.set_message(f"Opening {os.path.basename(path)}…")
         self.video.open(path)
 
     def _opened(self, info) -> None:
@@ -137,6 +141,8 @@ class VideoPanel:
 
     def _failed(self, text: str) -> None:
         self.window.status.showMessage(text, 15_000)
+        if self.video.video is None and self.window.controller.current_path is None:
+            self.window.canvas.set_message(text)  # (not "Opening…" forever)
         QMessageBox.warning(self.window, "Video", text)
 
     # the canvas --------------------------------------------------------------------------
@@ -144,9 +150,10 @@ class VideoPanel:
     def _set_active(self, active: bool) -> None:
         """While a video frame is on the canvas, Space plays (not "next unreviewed image")."""
         if not active:
-            self.video.pause()
-            self.video.stop_live()
-        elif not self.active:
+            self.video.leave()
+        else:
+            self.video.come_back()
+        if active and not self.active:
             list_view = self.window.image_list
             list_view.selectionModel().clearCurrentIndex()
             list_view.clearSelection()
@@ -192,6 +199,8 @@ class VideoPanel:
                 self.player.live.setChecked(False)
         elif not on:
             self.video.stop_live()
+            self.video.settle()
+            self.player.live_rate.setText("Analysis rate: —")  # at once, not when the device lets go
 
     def _live_changed(self, on: bool) -> None:
         self.player.live.blockSignals(True)

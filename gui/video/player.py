@@ -1,21 +1,21 @@
 """The Video dock: transport controls, a seek slider with the timeline of analysed frames under
-it, speed, time and frame number, live mode with its analysis rate and newest analysed frame,
-and the analysis run's range and stride. Only a view: `panel.VideoPanel` wires it up."""
+it, speed, time and frame number, live mode with its analysis rate (its results are drawn on
+the canvas), and the analysis run's range and stride. Only a view: `panel.VideoPanel` wires it
+up. Every text wraps, so nothing in it makes the dock wider than the user set it."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout,
                                QWidget)
 
 from gui.video.controller import SPEEDS
 
-PREVIEW_WIDTH = 280
+PLAY_TEXTS = {True: "❚❚", False: "▶"}  # the play button's text while playing / paused
 
 
 def clock(seconds: float) -> str:
@@ -91,6 +91,8 @@ class PlayerWidget(QWidget):
         self.videos = QComboBox()
         self.videos.setObjectName("videoChoice")
         self.videos.setToolTip("Videos opened in this session")
+        self.videos.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.videos.setMinimumContentsLength(12)  # a long file name does not widen the dock
         layout.addWidget(self.videos)
         self.title = QLabel("No video: drop one on the window, or use File ▸ Open video…")
         self.title.setObjectName("dimLabel")
@@ -104,9 +106,9 @@ class PlayerWidget(QWidget):
         self.timeline.clicked.connect(self.seek_requested)
         layout.addWidget(self.slider)
         layout.addWidget(self.timeline)
-        self.position = QLabel("0:00.00 / 0:00.00 · frame 0 / 0")
+        self.position = QLabel("0:00.00 / 0:00.00\nframe 0 / 0")
         self.position.setObjectName("videoPosition")
-        layout.addWidget(self.position)
+        self.position.setWordWrap(True)
         row = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
         for name in ("start", "back", "play", "forward", "end"):
@@ -115,6 +117,7 @@ class PlayerWidget(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             row.addWidget(button)
             self.buttons[name] = button
+        self._fit_play_button()
         self.speed = QComboBox()
         self.speed.setObjectName("videoSpeed")
         for speed in SPEEDS:
@@ -122,9 +125,12 @@ class PlayerWidget(QWidget):
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.speed.currentIndexChanged.connect(lambda i: self.speed_chosen.emit(float(self.speed.itemData(i))))
-        row.addWidget(self.speed)
         row.addStretch(1)
         layout.addLayout(row)
+        where = QHBoxLayout()  # (the speed beside the time, not the buttons: the dock stays narrow)
+        where.addWidget(self.position, 1)
+        where.addWidget(self.speed)
+        layout.addLayout(where)
         layout.addWidget(self._live_box())
         layout.addWidget(self._analysis_box())
         self.export_button = QPushButton("Export video results…")
@@ -144,12 +150,11 @@ class PlayerWidget(QWidget):
         self.live.toggled.connect(self.live_toggled)
         self.live_rate = QLabel("Analysis rate: —")
         self.live_rate.setObjectName("videoLiveRate")
-        self.preview = QLabel()
-        self.preview.setObjectName("videoLivePreview")
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumHeight(60)
-        self.preview.setToolTip("The newest analysed frame, with what the model found on it")
-        for widget in (self.live, self.live_rate, self.preview):
+        self.live_rate.setWordWrap(True)
+        self.live_rate.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
+        self.live_rate.setToolTip("While live mode plays, the canvas shows each analysed frame with its result: "
+                                  "it changes as often as the model finishes, a little behind the video")
+        for widget in (self.live, self.live_rate):
             column.addWidget(widget)
         return box
 
@@ -172,6 +177,7 @@ class PlayerWidget(QWidget):
         self.analyse_button.setObjectName("videoAnalyse")
         self.analysed = QLabel("")
         self.analysed.setObjectName("dimLabel")
+        self.analysed.setWordWrap(True)
         form.addRow("From", self.range_start)
         form.addRow("To", self.range_end)
         form.addRow("Every Nth frame", self.stride)
@@ -182,16 +188,21 @@ class PlayerWidget(QWidget):
     # showing -------------------------------------------------------------------------------
 
     def set_video(self, info, frame_count: int = 0) -> None:
+        """Show `info` (None: no video). The analysis range becomes the whole video, except when
+        the same video comes again with its real frame count (the user's range is kept)."""
+        same = info is not None and self.info is not None and info.path == self.info.path
         self.info, self.frame_count = info, frame_count
         has = info is not None
         for widget in (self.slider, self.speed, self.live, self.analyse_button, self.export_button,
-                       *self.buttons.values()):
+                       self.range_start, self.range_end, self.stride, *self.buttons.values()):
             widget.setEnabled(has)
         if not has:
             self.title.setText("No video: drop one on the window, or use File ▸ Open video…")
             self.position.setText("")
             self.timeline.set_marks(0, {})
-            self.preview.clear()
+            self.live_rate.setText("Analysis rate: —")
+            for spin in (self.range_start, self.range_end):
+                spin.setRange(0, 0)
             return
         name = info.path.rsplit("/", 1)[-1]
         self.title.setText(f"{name} · {info.width}×{info.height} · {info.fps:.2f} frames/s · "
@@ -201,10 +212,13 @@ class PlayerWidget(QWidget):
         self.slider.setRange(0, max(0, frame_count - 1))
         self._updating = False
         duration = frame_count / info.fps if info.fps else 0.0
+        whole = not same or self.range_end.value() >= self.range_end.maximum()
         self.range_start.setRange(0, duration)
         self.range_end.setRange(0, duration)
-        self.range_start.setValue(0)
-        self.range_end.setValue(duration)
+        if not same:
+            self.range_start.setValue(0)
+        if whole:
+            self.range_end.setValue(duration)
 
     def show_frame(self, frame: int) -> None:
         if self.info is None:
@@ -214,41 +228,34 @@ class PlayerWidget(QWidget):
         self._updating = False
         self.timeline.set_current(frame)
         total = self.frame_count / self.info.fps if self.info.fps else 0.0
-        self.position.setText(f"{clock(frame / self.info.fps)} / {clock(total)} · frame {frame + 1:,} / "
-                              f"{self.frame_count:,}")
+        self.position.setText(f"{clock(frame / self.info.fps)} / {clock(total)}\nframe {frame + 1:,} / "
+                              f"{self.frame_count:,}")  # (two lines: the dock stays narrow)
 
     def set_marks(self, counts: dict[int, int]) -> None:
         self.timeline.set_marks(self.frame_count, counts)
         found = sum(1 for c in counts.values() if c > 0)
-        self.analysed.setText(f"{len(counts):,} frames analysed, {found:,} with detections" if counts else
-                              "No frame analysed yet")
+        self.analysed.setText(f"{len(counts):,} frame{'s' if len(counts) != 1 else ''} analysed, {found:,} with "
+                              f"detections" if counts else "No frame analysed yet")
 
     def set_playing(self, playing: bool) -> None:
-        self.buttons["play"].setText("❚❚" if playing else "▶")
+        self.buttons["play"].setText(PLAY_TEXTS[playing])
+
+    def _fit_play_button(self) -> None:
+        """As wide as its wider text from the start: playing never makes the dock wider."""
+        button = self.buttons["play"]
+        button.ensurePolished()
+        text, widths = button.text(), []
+        for option in PLAY_TEXTS.values():
+            button.setText(option)
+            widths.append(button.sizeHint().width())
+        button.setText(text)
+        button.setMinimumWidth(max(widths))
 
     def show_live(self, result, stats) -> None:
         self.live_rate.setText(f"Analysis rate: {stats.rate:.1f}/s · {stats.dropped:,} frames skipped · "
                                f"latency {result.latency_s * 1000:.0f} ms")
-        self.preview.setPixmap(preview_pixmap(result.image, result.detections))
-        self.preview.setToolTip(f"Frame {result.frame_index + 1:,} as the model saw it")
 
     def _slid(self, value: int) -> None:
         if not self._updating:
             self.seek_requested.emit(value)
 
-
-def preview_pixmap(rgb: np.ndarray, detections, min_score: float = 0.5) -> QPixmap:
-    """A small picture of the analysed frame with its boxes (a few per second: cheap)."""
-    height, width = rgb.shape[:2]
-    step = max(1, width // PREVIEW_WIDTH)
-    small = np.ascontiguousarray(rgb[::step, ::step])
-    image = QImage(small.data, small.shape[1], small.shape[0], small.strides[0], QImage.Format.Format_RGB888)
-    pixmap = QPixmap.fromImage(image)  # copies the pixels
-    painter = QPainter(pixmap)
-    painter.setPen(QPen(QColor(255, 220, 60), 2))
-    for box, score in zip(detections.boxes, detections.scores):
-        if score >= min_score:
-            x1, y1, x2, y2 = (float(v) / step for v in box)
-            painter.drawRect(QRectF(x1, y1, x2 - x1, y2 - y1))
-    painter.end()
-    return pixmap

@@ -72,3 +72,28 @@ def test_unusable_files_raise_checkpoint_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"nonsense")
     with pytest.raises(WeightsError, match="junk.pt"):
         Classifier(tmp_path / "junk.pt", device="cpu")
+
+
+def test_label_boxes_takes_an_array_an_image_file_or_a_video_frame(model_file, tmp_path):
+    """A video frame is labelled from its pixels (or the video and the frame's index), never by
+    opening the video as if it were an image."""
+    from PIL import Image
+
+    from engine.demo.shapes_video import write_shapes_video
+    from engine.video_io import VideoReader
+
+    classifier = Classifier(model_file, device="cpu")
+    video = tmp_path / "clip.mp4"
+    write_shapes_video(video, frames=6, width=96, height=64)
+    with VideoReader(video) as reader:
+        frame = reader.read(4)
+    boxes = np.array([[2, 3, 40, 30], [50, 10, 90, 60]], np.float32)
+    expected = classifier.predict_crops(frame, boxes, top_k=2, padding=0.1)
+    assert classifier.label_boxes(frame, boxes, top_k=2, padding=0.1, image_size=(64, 96)) == expected
+    assert classifier.label_boxes(video, boxes, top_k=2, padding=0.1, frame=4) == expected
+    Image.fromarray(frame).save(tmp_path / "still.png")
+    assert classifier.label_boxes(tmp_path / "still.png", boxes, top_k=2, padding=0.1) == expected
+    with pytest.raises(ValueError, match="re-analyse"):
+        classifier.label_boxes(frame, boxes, image_size=(120, 96))
+    with pytest.raises(Exception, match="clip.mp4"):
+        classifier.label_boxes(video, boxes, frame=60)

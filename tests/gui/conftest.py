@@ -100,6 +100,20 @@ def fake_model():
     return FakeDetector()
 
 
+@pytest.fixture
+def blob_model():
+    """A colour-blob detector for the video tests (exact boxes on the synthetic shapes, no torch
+    work), handed to the window's device scheduler by `make_window`."""
+    import torch
+
+    from tests.engine.video_helpers import BlobDetector
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield BlobDetector()
+    torch.set_num_threads(previous)
+
+
 def factory_for(request):
     """The detector factory a test asked for: the fake one with `fake_model`, else the real."""
     from gui.scheduler import load_detector

@@ -6,20 +6,9 @@ from __future__ import annotations
 
 import cv2
 import pytest
-import torch
 
 from engine.demo.shapes_video import write_shapes_video
-from tests.engine.video_helpers import BlobDetector, iou
-
-
-@pytest.fixture
-def blob_model():
-    """Handed to the window's device scheduler by `make_window` (tests/gui/conftest.py)."""
-    detector = BlobDetector()
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield detector
-    torch.set_num_threads(previous)
+from tests.engine.video_helpers import iou
 
 
 @pytest.fixture
@@ -29,8 +18,8 @@ def clip(tmp_path):
     return path, truth
 
 
-def open_video(qtbot, make_window, path):
-    window = make_window([path])
+def open_video(qtbot, make_window, path, size=(1280, 800)):
+    window = make_window([path], size=size)
     panel = window.video_panel
     qtbot.waitUntil(lambda: panel.video.current == 0, timeout=10_000)
     return window, panel
@@ -86,11 +75,13 @@ def test_analyse_stride_timeline_review_and_reopen(qtbot, make_window, clip, blo
     window.actions_["accept"].trigger()
     stored = window.store.load_result(str(path), c.model, 10)
     assert stored.decisions
-    video.seek(11)
-    qtbot.waitUntil(lambda: video.current == 11 and c.review is None)
+    video.seek(11)  # a frame with no result: analysed when the player stops on it, like an image
+    qtbot.waitUntil(lambda: video.current == 11 and c.review is not None and c.review.frame == 11, timeout=10_000)
+    assert not c.review.decisions
     window.close()
     window2 = make_window([path], store=None)
-    qtbot.waitUntil(lambda: sorted(window2.video_panel.video.analysed) == [0, 5, 10, 15, 20, 25], timeout=10_000)
+    qtbot.waitUntil(lambda: sorted(window2.video_panel.video.analysed) == [0, 5, 10, 11, 15, 20, 25],
+                    timeout=10_000)
     window2.video_panel.video.seek(10)
     qtbot.waitUntil(lambda: window2.controller.review is not None and bool(window2.controller.review.decisions))
 
@@ -124,7 +115,7 @@ def test_live_mode_drops_frames_and_stays_responsive(qtbot, make_window, tmp_pat
     stats = analyser.stats
     assert stats.dropped > 0 and stats.analysed >= 3
     assert meter.max_gap < 0.25, meter.max_gap
-    assert "Analysis rate" in panel.player.live_rate.text() and not panel.player.preview.pixmap().isNull()
+    assert "Analysis rate" in panel.player.live_rate.text()
     panel.player.live.setChecked(False)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=5000)  # the device is free for images again
 
