@@ -48,6 +48,8 @@ class ResultsImport(QObject):
         self.last_report = report
         if report.model != self.window.controller.model and report.model in REGISTRY:
             self.window.controller.set_model(report.model)
+        else:  # images listed already show what the store held before the import
+            self.window.controller.reload_from_store(report.paths)
         self.window.add_paths(report.paths)
         note = f"Imported {report.detections:,} detections of {report.images:,} images ({report.model})"
         if report.failures:

@@ -229,6 +229,17 @@ class ReviewController(QObject):
         self.pool.submit(loading.summarise, paths, self.store, name,
                          on_done=lambda found: self._resummarised(name, found, set(paths)))
 
+    def reload_from_store(self, paths) -> None:
+        """Results written to the store from elsewhere (File > Import results): what is held
+        for these paths is forgotten and their list entries re-read; the open image reopens."""
+        model, asked = self.model, set(paths)
+        for path in asked:
+            self.session.forget(path, model)
+        listed = [p for p in self.images.paths() if p in asked]
+        if listed:
+            self.pool.submit(loading.summarise, listed, self.store, model,
+                             on_done=lambda found: self._resummarised(model, found, asked))
+
     def _resummarised(self, model: str, found: dict, asked: set) -> None:
         if model != self.model:
             return

@@ -43,3 +43,31 @@ def test_imported_results_are_reviewed_without_running_the_model(qtbot, make_win
     qtbot.waitUntil(listed_as_done)
     assert window.results_import.last_report.images == 2
     assert fake_model.calls == 0
+
+
+def test_importing_over_listed_images_shows_the_imported_results(qtbot, make_window, scenes, fake_model, tmp_path,
+                                                                   monkeypatch):
+    """Images already listed and analysed with the same model: the import replaces what the
+    window held (the open image and the list), not only what the store holds."""
+    from tests.gui.helpers import wait_all_analysed, wait_for_review
+
+    window = make_window(scenes[:2])
+    wait_for_review(qtbot, window, scenes[0])
+    window.analyse_all()
+    wait_all_analysed(qtbot, window)
+    c = window.controller
+    c.open_row(1)
+    wait_for_review(qtbot, window, scenes[1])
+    c.open_row(0)
+    wait_for_review(qtbot, window, scenes[0])
+    assert len(c.review.detections) == 4  # the fake model's
+    results = tmp_path / "results.json"
+    write_coco(results, [ExportItem(str(p), found_in(p)) for p in scenes[:2]], "demo-shapes")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kw: (str(results), ""))
+    window.results_import.action.trigger()
+
+    qtbot.waitUntil(lambda: c.review is not None and len(c.review.detections) == 2, timeout=30_000)
+    np.testing.assert_allclose(c.review.detections.boxes, found_in(scenes[0]).boxes)
+    c.open_row(1)  # held in memory before the import
+    qtbot.waitUntil(lambda: c.review is not None and c.review.path == str(scenes[1]), timeout=30_000)
+    np.testing.assert_allclose(c.review.detections.boxes, found_in(scenes[1]).boxes)
