@@ -19,6 +19,7 @@ from engine.images import IMAGE_EXTENSIONS
 from engine.paths import data_dir
 from engine.resources import resource
 from engine.store import ReviewStore, StoreError, default_store_path
+from gui.layout import fit_to_screen
 from gui.settings import make_settings
 
 SAMPLES_DIR = resource("samples")
@@ -110,7 +111,7 @@ def create_window(paths: list[str], settings: Optional[QSettings] = None, store:
 
     install_about(window)
     if settings.value("geometry") is None:
-        window.resize(1440, 900)
+        fit_to_screen(window, 1440, 900)  # a 1024x700 screen gets a window it can show whole
     window.show()
     window.add_paths(paths or [str(sample_folder())])
     return window

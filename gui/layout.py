@@ -6,16 +6,29 @@ sets the default dock widths again and removes the saved state from the settings
 next start is the default one too even if this one does not end normally. A start with no
 saved state sets the default widths once the window is shown (before, Qt spreads them with
 the window's first size), so a first start and a reset look the same.
+
+`fit_to_screen`: a window's first size, cut to the screen it opens on.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QWidget
 
 DOCK_WIDTHS = {"imagesDock": 260, "reviewDock": 330}  # a first start's widths (px)
 STATE_KEY = "window_state"  # where MainWindow keeps saveState()
+FRAME = (16, 48)  # room left on the screen for a window manager's frame and title bar
+
+
+def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
+    """Resize to width x height, or less where the screen is smaller (a 1024x700 laptop): the
+    window and its frame stay on the screen, never less than the widget's minimum size."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        area = screen.availableGeometry()
+        width, height = min(width, area.width() - FRAME[0]), min(height, area.height() - FRAME[1])
+    widget.resize(max(width, widget.minimumWidth()), max(height, widget.minimumHeight()))
 
 
 def default_widths(window) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QWidget
+
+from gui.layout import fit_to_screen  # noqa: F401 - the wizards size themselves with it
 
 BANNER_STYLES = {
     "error": "background: #4a2326; border: 1px solid #8c3a40; color: #ffd9dc;",
@@ -15,8 +16,6 @@ BANNER_STYLES = {
     "ok": "background: #1e3d2b; border: 1px solid #2f7a4d; color: #d4f5e0;",
 }
 
-
-FRAME = (16, 48)  # room left on the screen for a window manager's frame and title bar
 
 
 class Banner(QLabel):
@@ -56,16 +55,6 @@ def heading_label(text: str, parent: Optional[QWidget] = None) -> QLabel:
     font.setBold(True)
     label.setFont(font)
     return label
-
-
-def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
-    """Resize to width x height, or less where the screen is smaller (a 1024x700 laptop): the
-    window and its frame stay on the screen, never less than the widget's minimum size."""
-    screen = widget.screen() or QGuiApplication.primaryScreen()
-    if screen is not None:
-        area = screen.availableGeometry()
-        width, height = min(width, area.width() - FRAME[0]), min(height, area.height() - FRAME[1])
-    widget.resize(max(width, widget.minimumWidth()), max(height, widget.minimumHeight()))
 
 
 def duration(seconds: Optional[float]) -> str:

@@ -34,6 +34,9 @@ def test_no_paths_opens_the_bundled_samples(qtbot, fake_model, monkeypatch, tmp_
         assert window.windowTitle().startswith("scene-900001.png (1/4)")
         assert Path(window.settings.fileName()).parent == sightline_home
         assert window.store.path == sightline_home / "review.sqlite3"
+        area = window.screen().availableGeometry()  # a first start fits the screen (800x600 here)
+        assert window.width() == max(min(1440, area.width() - 16), window.minimumWidth()) < 1440
+        assert window.height() == max(min(900, area.height() - 48), window.minimumHeight()) < 900
     finally:
         window.close()
         window.store.close()
