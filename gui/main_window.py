@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         classified = self.classifier.view(c.review)
         self.canvas.show_review(c.review, visible, c.selected, c.options, classified)
         self.table.show_rows(c.review, visible, c.selected, classified)
+        self.status.show_scale(c.review.detections.scale_note if c.review is not None else "")
         if c.review is not None:
             counts = c.review.class_counts(c.filter.min_score)
             labels = {c.review.name(i): c.review.label(i) for i in range(len(c.review.detections))}
