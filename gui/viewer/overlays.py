@@ -56,7 +56,8 @@ def _label_font(struck: bool) -> QFont:
 
 
 class LabelItem(QGraphicsItem):
-    """Class and score in a coloured tag above the box; constant size on screen."""
+    """Class and score in a coloured tag; constant size on screen. Its position (the tag's
+    top-left corner) is chosen by the canvas (`engine.label_placement`), above the box by default."""
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
@@ -69,7 +70,7 @@ class LabelItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.text, self.colour, self.struck = text, colour, struck
         metrics = QFontMetricsF(_label_font(struck))
-        self._rect = QRectF(0, -metrics.height() - 4, metrics.horizontalAdvance(text) + 10, metrics.height() + 4)
+        self._rect = QRectF(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 4)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
