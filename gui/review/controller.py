@@ -293,8 +293,9 @@ class ReviewController(QObject):
         review, index = self.review, self.selected if index is None else index
         if review is None or review.result_id is None or index < 0:
             return False
+        was_selected = index == self.selected  # (a rejected one hidden by the filter is deselected on push)
         self._push(decide(review, index, state, label))
-        if state in (ACCEPTED, REJECTED) and index == self.selected:
+        if state in (ACCEPTED, REJECTED) and was_selected:
             self._advance_after(index)
         return True
 
@@ -308,11 +309,16 @@ class ReviewController(QObject):
             self.undo_stack.push(UndoableChange(command, self.session))
 
     def _advance_after(self, index: int) -> None:
+        """Select the next pending detection shown after `index` (else the first before it);
+        none pending: keep `index` selected while it is shown."""
         visible = self.visible().tolist()
-        later = [i for i in visible if i > index and self.review.state(i) == "pending"]
+        pending = [i for i in visible if i != index and self.review.state(i) == "pending"]
+        later = [i for i in pending if i > index] or pending
         if later:
             self.select(later[0])
-        elif index not in visible:
+        elif index in visible:
+            self.select(index)
+        else:
             self.select(-1)
 
     def toggle_reviewed(self) -> bool:
