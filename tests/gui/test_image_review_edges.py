@@ -1,0 +1,96 @@
+"""The rough edges of reviewing images, on the real window (issue 9, Images): huge images at
+the model's working size, readable labels, replace-or-add and Clear list, the selection after
+a decision, and where exports go."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QRectF, Qt
+
+from engine.demo.scenes import make_scene
+from engine.store import ACCEPTED, REJECTED
+from engine.types import Detections
+from tests.gui.conftest import FakeDetector
+from tests.gui.helpers import key, wait_for_review
+
+
+class CornerDetector(FakeDetector):
+    """Two detections on one spot at the image's top-right corner (a circle 0.99 over a square
+    0.63) and one in the middle: labels that would hide each other and leave the image."""
+
+    def predict(self, images):
+        out = []
+        for image in images:
+            height, width = image.shape[:2]
+            boxes = np.array([[width - 70, 0, width, 60], [width - 66, 2, width - 2, 58],
+                              [width / 2 - 20, height / 2 - 20, width / 2 + 20, height / 2 + 20]], np.float32)
+            out.append(Detections((height, width), boxes, np.array([0.63, 0.99, 0.8], np.float32),
+                                  np.array([2, 1, 3], np.int64), self.class_names, model_name="demo-shapes"))
+        return out
+
+
+@pytest.fixture
+def fake_model():  # replaces the conftest's: make_window hands this one to the scheduler
+    return CornerDetector(delay=0.01)
+
+
+def _screen_rect(canvas, item) -> QRectF:
+    """Where a label tag is on screen (it keeps its size at any zoom)."""
+    label = item.label
+    corner = canvas.mapFromScene(label.scenePos())
+    return QRectF(corner.x(), corner.y(), label.boundingRect().width(), label.boundingRect().height())
+
+
+@pytest.mark.parametrize("zoom", [1.0, 3.0])
+def test_labels_on_the_canvas_stay_inside_the_image_and_apart(qtbot, make_window, scenes, fake_model, zoom):
+    window = make_window(scenes[:1])
+    wait_for_review(qtbot, window)
+    canvas = window.canvas
+    window.filter_panel.set_min_score(0.5)
+    if zoom != 1.0:
+        canvas.zoom_by(zoom)
+    image = canvas.mapFromScene(QRectF(0, 0, *reversed(canvas.image_size()))).boundingRect()
+    rects = [_screen_rect(canvas, canvas.item(i)) for i in canvas.shown_indices()]
+    assert len(rects) == 3
+    if zoom == 1.0:  # the whole image is in view: every tag inside it
+        assert all(QRectF(image).adjusted(-1, -1, 1, 1).contains(r) for r in rects), (image, rects)
+    assert not any(a.intersects(b) for n, a in enumerate(rects) for b in rects[n + 1:]), rects
+
+
+def test_after_reject_the_next_pending_detection_is_selected(qtbot, make_window, scenes, fake_model):
+    window = make_window(scenes[:1])
+    wait_for_review(qtbot, window)
+    c = window.controller
+    window.filter_panel.set_min_score(0.5)
+    assert c.visible().tolist() == [0, 1, 2]
+    c.select(0)
+    key(qtbot, window, Qt.Key.Key_R)  # rejected ones are hidden: #1 leaves the view
+    assert c.review.state(0) == REJECTED and c.selected == 1
+    key(qtbot, window, Qt.Key.Key_R)  # so the next key acts on the next pending one
+    assert c.review.state(1) == REJECTED and c.selected == 2
+    key(qtbot, window, Qt.Key.Key_A)
+    assert c.review.state(2) == ACCEPTED and c.selected == 2  # nothing pending left: stays on it
+    for _ in range(2):  # undo the accept and the second reject: #2 and #3 pending again
+        key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    c.select(2)
+    key(qtbot, window, Qt.Key.Key_R)  # the last one: on to the first pending before it
+    assert c.review.state(2) == REJECTED and c.selected == 1
+
+
+def test_a_huge_image_is_analysed_at_the_working_size_and_the_status_bar_says_so(qtbot, make_window, tmp_path):
+    scene = make_scene(197)  # 620x465, four shapes
+    path = tmp_path / "huge.jpg"
+    big = cv2.resize(scene.image, (4000, 3000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(path), big[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    window = make_window([path])  # the real demo model
+    review = wait_for_review(qtbot, window, path)
+    assert not review.failure and review.detections.image_size == (3000, 4000)
+    label = window.status.scale_label
+    assert label.isVisible() and label.text() == "Analysed at 640x480 of 4000x3000"
+    sx, sy = 4000 / scene.image.shape[1], 3000 / scene.image.shape[0]
+    kept = review.detections.boxes[review.detections.scores >= 0.5]
+    for shape in scene.shapes:  # boxes in the photo's own pixels, on the shapes
+        truth = shape.box * [sx, sy, sx, sy]
+        assert np.abs(kept - truth).max(axis=1).min() < 0.1 * (truth[2] - truth[0]), (truth, kept)
