@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
             "next_unreviewed": c.next_unreviewed, "mark_reviewed": self._toggle_reviewed,
             "analyse_all": self.analyse_all, "cancel_all": c.cancel_all, "reanalyse": c.reanalyse_current,
             "import_weights": lambda: self.io.import_weights(""), "shortcuts": self._show_shortcuts,
-            "about": self._about,
+            "about": self._about, "clear_list": self.clear_list,
         }
         for name, slot in triggers.items():
             a[name].triggered.connect(slot)
@@ -304,6 +304,11 @@ class MainWindow(QMainWindow):
             self.remember_folder(folder)
         self.controller.add_paths(paths)
 
+    def clear_list(self) -> None:
+        self.controller.clear_list()
+        self.setWindowTitle("Sightline")
+        self._update_header()
+
     def remember_folder(self, folder: str) -> None:
         recent = [f for f in self.settings.value("recent_folders", [], list) or [] if f != folder]
         self.settings.setValue("recent_folders", [folder] + recent[: MAX_RECENT - 1])
@@ -313,7 +318,7 @@ class MainWindow(QMainWindow):
         recent = [f for f in (self.settings.value("recent_folders", [], list) or []) if os.path.isdir(f)]
         for folder in recent:
             action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.add_paths([f]))
+            action.triggered.connect(lambda _=False, f=folder: self.io.open_chosen([f]))
         if not recent:
             self.recent_menu.addAction("No recent folders").setEnabled(False)
 

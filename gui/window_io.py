@@ -17,6 +17,23 @@ from engine.review.exporting import ExportReport, ExportRequest, export_results
 from gui.review.image_list import DONE
 
 
+REPLACE, ADD = "replace", "add"
+
+
+def ask_replace_or_add(parent, listed: int) -> str:
+    """REPLACE, ADD or "" (cancelled): what to do with the `listed` images already open."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Open", f"{listed:,} image{'s are' if listed != 1 else ' is'} "
+                      "listed. Replace the list with what you chose, or add to it?", parent=parent)
+    box.setObjectName("replaceOrAdd")
+    box.setInformativeText("Decisions are kept either way: reopening an image shows them again.")
+    replace_button = box.addButton("Replace list", QMessageBox.ButtonRole.AcceptRole)
+    add_button = box.addButton("Add to list", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(replace_button)
+    box.exec()
+    return {replace_button: REPLACE, add_button: ADD}.get(box.clickedButton(), "")
+
+
 class WindowIO(QObject):
     def __init__(self, window):
         super().__init__(window)
@@ -37,13 +54,24 @@ class WindowIO(QObject):
         files, _ = QFileDialog.getOpenFileNames(self.window, "Open images", self._folder, pattern)
         if files:
             self._remember(os.path.dirname(files[0]))
-            self.window.add_paths(files)
+            self.open_chosen(files)
 
     def open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open folder (sub-folders included)", self._folder)
         if folder:
             self._remember(os.path.dirname(folder))
-            self.window.add_paths([folder])
+            self.open_chosen([folder])
+
+    def open_chosen(self, paths: list[str]) -> None:
+        """Open what the user chose in a dialog (or Recent folders): when images are listed
+        already, ask whether these replace them (the default) or are added to them."""
+        if len(self.window.images):
+            answer = ask_replace_or_add(self.window, len(self.window.images))
+            if not answer:
+                return
+            if answer == REPLACE:
+                self.window.clear_list()
+        self.window.add_paths(paths)
 
     # weights -----------------------------------------------------------------------------
 

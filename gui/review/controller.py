@@ -87,6 +87,20 @@ class ReviewController(QObject):
         if self.current_row < 0 and len(self.images):
             self.open_row(self.images.row_of(entries[0].path) if entries else 0)
 
+    def clear_list(self) -> None:
+        """Empty the list and the view (results and decisions stay in the store); queued
+        analyses are cancelled and late answers dropped."""
+        self.cancel_all()
+        self.generation.next()
+        self.jobs.forget_pending()
+        if self._display_task is not None:
+            self._display_task.cancel.cancel()
+        self.current_row, self.current_path = -1, None
+        self.images.clear()
+        self._set_review(None)
+        self.image_loaded.emit(None)
+        self.message.emit("")
+
     # navigation --------------------------------------------------------------------------
 
     def open_row(self, row: int) -> None:

@@ -4,10 +4,14 @@ a decision, and where exports go."""
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.demo.scenes import make_scene
 from engine.store import ACCEPTED, REJECTED
@@ -94,3 +98,51 @@ def test_a_huge_image_is_analysed_at_the_working_size_and_the_status_bar_says_so
     for shape in scene.shapes:  # boxes in the photo's own pixels, on the shapes
         truth = shape.box * [sx, sy, sx, sy]
         assert np.abs(kept - truth).max(axis=1).min() < 0.1 * (truth[2] - truth[0]), (truth, kept)
+
+
+def _answer_next_box(answer: str, seen: list) -> None:
+    """Answer the next message box when it opens: a button's text, or "Enter" for its default."""
+    def check():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, check)
+            return
+        seen.append(box.text())
+        if answer == "Enter":
+            QTest.keyClick(box, Qt.Key.Key_Return)
+        else:
+            next(b for b in box.buttons() if b.text().replace("&", "") == answer).click()
+
+    QTimer.singleShot(0, check)
+
+
+def test_opening_a_folder_asks_replace_or_add_and_the_list_can_be_cleared(qtbot, make_window, scenes, fake_model,
+                                                                          tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "more.png").write_bytes(scenes[2].read_bytes())
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kw: str(other))
+    window = make_window(scenes[:2])
+    wait_for_review(qtbot, window)
+    listed = lambda: sorted(os.path.basename(p) for p in window.images.paths())  # noqa: E731
+    seen = []
+    _answer_next_box("Enter", seen)  # the default: replace
+    window.actions_["open_folder"].trigger()
+    qtbot.waitUntil(lambda: listed() == ["more.png"])
+    assert "2 images are listed" in seen[0]
+    wait_for_review(qtbot, window, other / "more.png")
+    _answer_next_box("Add to list", seen)
+    window.actions_["open_folder"].trigger()  # the same folder again: nothing new
+    window.add_paths([str(scenes[0])])  # (a drop adds without asking)
+    qtbot.waitUntil(lambda: listed() == ["more.png", scenes[0].name])
+    _answer_next_box("Cancel", seen)
+    window.actions_["open_folder"].trigger()
+    assert len(seen) == 3 and listed() == ["more.png", scenes[0].name]
+
+    assert "Clear list" in [a.text().replace("&", "") for a in window.menu("File").actions()]
+    window.actions_["clear_list"].trigger()
+    assert len(window.images) == 0 and window.controller.review is None and not window.canvas.has_image
+    assert window.images_header.text() == "No images" and window.windowTitle() == "Sightline"
+    window.actions_["open_folder"].trigger()  # an empty list: no question
+    qtbot.waitUntil(lambda: listed() == ["more.png"])
+    assert len(seen) == 3
