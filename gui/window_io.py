@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from engine.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from gui import export_folder
 from gui.export_dialog import ExportDialog
 from engine.review.exporting import ExportReport, ExportRequest, export_results
 from gui.review.image_list import DONE
@@ -105,7 +106,7 @@ class WindowIO(QObject):
         entries = self.window.images.entries()
         analysed = sum(1 for e in entries if e.state == DONE)
         first = os.path.dirname(entries[0].path) if entries else self._folder
-        folder = Path(self.window.settings.value("export_folder", first))
+        folder = export_folder.default_folder(self.window.settings, Path(first))
         return ExportDialog([e.path for e in entries], analysed, c.model, c.filter.min_score,
                             c.filter.hidden_classes, folder, self.window)
 
@@ -121,8 +122,7 @@ class WindowIO(QObject):
         if not request.classifier_labels:  # the chosen classifier's labels go out with the detections
             classifier = self.window.classifier
             request = replace(request, classifier_labels=classifier.export_labels(), classifier=classifier.export_key())
-        folder = request.destination if request.kind == "images" else request.destination.parent
-        self.window.settings.setValue("export_folder", str(folder))
+        export_folder.remember(self.window.settings, request)
         self.window.status.showMessage(f"Exporting to {request.destination}…")
         self.export_task = self.window.pool.submit(
             export_results, request, self.window.store, with_cancel=True, on_done=self._exported,

@@ -5,6 +5,7 @@ a decision, and where exports go."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.demo.scenes import make_scene
+from engine.review.exporting import COCO, IMAGES
 from engine.store import ACCEPTED, REJECTED
 from engine.types import Detections
 from tests.gui.conftest import FakeDetector
@@ -146,3 +148,32 @@ def test_opening_a_folder_asks_replace_or_add_and_the_list_can_be_cleared(qtbot,
     window.actions_["open_folder"].trigger()  # an empty list: no question
     qtbot.waitUntil(lambda: listed() == ["more.png"])
     assert len(seen) == 3
+
+
+def _export(qtbot, window, request) -> None:
+    window.io.last_export = None
+    window.io.start_export(request)
+    qtbot.waitUntil(lambda: window.io.last_export is not None, timeout=30_000)
+
+
+def test_exports_start_in_the_last_export_folder_never_inside_an_earlier_export(qtbot, make_window, scenes,
+                                                                                fake_model, tmp_path):
+    window = make_window(scenes[:1])
+    wait_for_review(qtbot, window)
+    dialog = window.io.export_dialog()
+    assert Path(dialog.destination.text()) == scenes[0].parent / "detections.json"  # first time: the images' folder
+    out = tmp_path / "export"
+    dialog.set_kind(IMAGES)
+    dialog.destination.setText(str(out / "annotated"))
+    _export(qtbot, window, dialog.request())
+    assert [f.name for f in (out / "annotated").iterdir()] == [scenes[0].stem + ".annotated.png"]
+    dialog = window.io.export_dialog()  # next: beside the annotated images, not inside them
+    assert Path(dialog.destination.text()) == out / "detections.json"
+    dialog.set_kind(IMAGES)
+    assert Path(dialog.destination.text()) == out / "annotated"
+    dialog.set_kind(COCO)
+    dialog.destination.setText(str(out / "annotated" / "detections.json"))  # chosen by hand, inside: allowed
+    _export(qtbot, window, dialog.request())
+    window.close()
+    again = make_window(scenes[:1])  # remembered across restarts, still outside the annotated folder
+    assert Path(again.io.export_dialog().destination.text()) == out / "detections.json"
