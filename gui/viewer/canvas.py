@@ -125,6 +125,7 @@ class Canvas(QGraphicsView):
         for index, item in self._items.items():
             if index not in shown:
                 item.setVisible(False)
+                item.label.setVisible(False)
         scale = self.current_scale()
         for index in shown:
             item = self._items.get(index) or self._make_item(index, scale)
@@ -157,12 +158,14 @@ class Canvas(QGraphicsView):
                              det.keypoints[index] if det.keypoints is not None else None, det.skeleton)
         item.set_view_scale(scale)
         self.scene().addItem(item)
+        self.scene().addItem(item.label)
         self._items[index] = item
         return item
 
     def _drop_detections(self) -> None:
         for item in self._items.values():
             self.scene().removeItem(item)
+            self.scene().removeItem(item.label)
         self._items.clear()
         self.review, self.visible, self.selected = None, np.zeros(0, np.int64), -1
 

@@ -20,6 +20,7 @@ from engine.store import ACCEPTED, REJECTED, RELABELLED
 from engine.types import CroppedMask
 
 MAX_MASK_SIDE = 1024
+LABEL_Z = 100  # label tags above every detection's mask, box and keypoints
 REJECTED_COLOUR = QColor(150, 150, 150)
 
 
@@ -107,7 +108,8 @@ class DetectionItem(QGraphicsItem):
         self._mask_images: Optional[tuple] = None
         self._margin = 6.0
         self._bounds = self._content_rect()
-        self.label = LabelItem(self)
+        self.label = LabelItem(None)  # its own scene item, over every detection (the canvas adds it)
+        self.label.setZValue(LABEL_Z)
         self.label.setPos(self.box.topLeft())
 
     def _content_rect(self) -> QRectF:
@@ -129,6 +131,7 @@ class DetectionItem(QGraphicsItem):
         marks = {ACCEPTED: "✓ ", REJECTED: "✗ ", RELABELLED: "✎ "}
         self.label.set_text(marks.get(state, "") + text, colour.lighter(130) if selected else colour, state == REJECTED)
         self.label.setVisible(options.labels or selected)
+        self.label.setZValue(LABEL_Z + (1 if selected else 0))
         self.update()
 
     def colour(self) -> QColor:

@@ -17,23 +17,26 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from engine.demo.scenes import make_scene
 from engine.review.exporting import COCO, IMAGES
 from engine.store import ACCEPTED, REJECTED
-from engine.types import Detections
+from engine.types import CroppedMask, Detections
 from tests.gui.conftest import FakeDetector
 from tests.gui.helpers import key, wait_for_review
 
 
 class CornerDetector(FakeDetector):
-    """Two detections on one spot at the image's top-right corner (a circle 0.99 over a square
-    0.63) and one in the middle: labels that would hide each other and leave the image."""
+    """Two detections at the image's top-right corner (a circle 0.99 inside a square 0.63) and
+    one in the middle: labels that would hide each other, leave the image, or lie under a mask."""
 
     def predict(self, images):
         out = []
         for image in images:
             height, width = image.shape[:2]
-            boxes = np.array([[width - 70, 0, width, 60], [width - 66, 2, width - 2, 58],
+            boxes = np.array([[width - 120, 0, width, 120], [width - 66, 2, width - 2, 58],
                               [width / 2 - 20, height / 2 - 20, width / 2 + 20, height / 2 + 20]], np.float32)
+            masks = tuple(CroppedMask(int(x1), int(y1), np.ones((int(y2 - y1), int(x2 - x1)), bool))
+                          for x1, y1, x2, y2 in boxes)
             out.append(Detections((height, width), boxes, np.array([0.63, 0.99, 0.8], np.float32),
-                                  np.array([2, 1, 3], np.int64), self.class_names, model_name="demo-shapes"))
+                                  np.array([2, 1, 3], np.int64), self.class_names, masks=masks,
+                                  model_name="demo-shapes"))
         return out
 
 
@@ -63,6 +66,26 @@ def test_labels_on_the_canvas_stay_inside_the_image_and_apart(qtbot, make_window
     if zoom == 1.0:  # the whole image is in view: every tag inside it
         assert all(QRectF(image).adjusted(-1, -1, 1, 1).contains(r) for r in rects), (image, rects)
     assert not any(a.intersects(b) for n, a in enumerate(rects) for b in rects[n + 1:]), rects
+
+
+def test_no_detection_is_drawn_over_a_label(qtbot, make_window, scenes, fake_model):
+    window = make_window(scenes[:1])
+    wait_for_review(qtbot, window)
+    canvas = window.canvas
+    window.filter_panel.set_min_score(0.5)
+    window.controller.select(0)  # the square 0.63, selected, is drawn over the circle 0.99 in its box
+    canvas.zoom_by(2.0)
+    canvas.centerOn(canvas.item(1).box.center())
+    qtbot.waitUntil(lambda: canvas.viewport().isVisible())
+    shot = canvas.viewport().grab().toImage()
+    for index in canvas.shown_indices():
+        label = canvas.item(index).label
+        rect = _screen_rect(canvas, canvas.item(index))
+        if not QRectF(canvas.viewport().rect()).contains(rect):
+            continue
+        pixel = shot.pixelColor(int(rect.left() + 2), int(rect.center().y()))  # the tag's padding
+        assert abs(pixel.red() - label.colour.red()) + abs(pixel.green() - label.colour.green()) \
+            + abs(pixel.blue() - label.colour.blue()) < 30, (index, label.text, pixel.name(), label.colour.name())
 
 
 def test_after_reject_the_next_pending_detection_is_selected(qtbot, make_window, scenes, fake_model):
