@@ -84,3 +84,13 @@ def test_the_size_the_model_saw_is_kept_with_the_result():
     again = decode_detections(encode_detections(replace(det, analysed_size=(480, 640))), (6000, 8000), vocabulary)
     assert again.scale_note == "analysed at 640x480 of 8000x6000"
     assert decode_detections(encode_detections(det), (6000, 8000), vocabulary).analysed_size is None
+
+
+def test_free_memory_is_read_on_the_cpu():
+    import sys
+
+    import torch
+
+    free = devices.free_memory_bytes(torch.device("cpu"))
+    if sys.platform.startswith("linux"):  # MemAvailable; elsewhere unknown (None): only the fixed limit
+        assert free is not None and 2**20 < free < 2**50
