@@ -13,18 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-Rect = tuple[float, float, float, float]  # x, y, width, height
-
-
-def _clamp(x: float, y: float, w: float, h: float, bounds: tuple[float, float]) -> tuple[float, float]:
-    width, height = bounds
-    return min(max(x, 0.0), max(width - w, 0.0)), min(max(y, 0.0), max(height - h, 0.0))
-
-
-def _overlap(a: Rect, b: Rect) -> float:
-    dx = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    dy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return dx * dy if dx > 1e-6 and dy > 1e-6 else 0.0
+import numpy as np
 
 
 def _candidates(box: Sequence[float], w: float, h: float) -> list[tuple[float, float]]:
@@ -44,18 +33,21 @@ def place_labels(boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, 
     tag overlaps another where there is room. Tags are placed in `order` (default: as given),
     earlier ones getting the better spots (give the selected and highest scores first)."""
     order = list(range(len(boxes))) if order is None else list(order)
-    placed: list[Rect] = []
-    corners: list[Optional[tuple[float, float]]] = [None] * len(boxes)
+    width, height = bounds
+    placed = np.zeros((0, 4))  # x, y, w, h of the tags placed so far
+    corners: list[tuple[float, float]] = [(0.0, 0.0)] * len(boxes)
     for i in order:
         w, h = sizes[i]
-        best, least = None, None
-        for x, y in _candidates(boxes[i], w, h):
-            x, y = _clamp(x, y, w, h, bounds)
-            covered = sum(_overlap((x, y, w, h), other) for other in placed)
-            if least is None or covered < least:
-                best, least = (x, y), covered
-            if covered == 0.0:
-                break
-        corners[i] = best
-        placed.append((best[0], best[1], w, h))
-    return [c if c is not None else (0.0, 0.0) for c in corners]
+        spots = np.array(_candidates(boxes[i], w, h), float)
+        spots[:, 0] = np.clip(spots[:, 0], 0.0, max(width - w, 0.0))  # inside the image where it fits
+        spots[:, 1] = np.clip(spots[:, 1], 0.0, max(height - h, 0.0))
+        dx = np.minimum(spots[:, None, 0] + w, placed[None, :, 0] + placed[None, :, 2]) \
+            - np.maximum(spots[:, None, 0], placed[None, :, 0])
+        dy = np.minimum(spots[:, None, 1] + h, placed[None, :, 1] + placed[None, :, 3]) \
+            - np.maximum(spots[:, None, 1], placed[None, :, 1])
+        covered = (np.where((dx > 1e-6) & (dy > 1e-6), dx * dy, 0.0)).sum(axis=1)
+        free = np.flatnonzero(covered == 0.0)
+        best = int(free[0]) if len(free) else int(np.argmin(covered))  # else the spot that covers least
+        corners[i] = (float(spots[best, 0]), float(spots[best, 1]))
+        placed = np.vstack([placed, [[corners[i][0], corners[i][1], w, h]]])
+    return corners

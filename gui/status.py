@@ -53,7 +53,7 @@ class StatusBar(QStatusBar):
     def show_scale(self, note: str) -> None:
         """The size the shown result was analysed at, when not the image's own ("" hides it)."""
         self.scale_label.setText(note[:1].upper() + note[1:])
-        self.scale_label.setToolTip("The model saw this image shrunk to its working size; the results are "
+        self.scale_label.setToolTip("The model saw this image at its working size; the results are "
                                     "mapped back to the image's own pixels" if note else "")
         self.scale_label.setVisible(bool(note))
 
