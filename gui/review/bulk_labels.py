@@ -38,6 +38,7 @@ class BulkLabelDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Enter applies, Escape cancels
         for row, texts in enumerate(plan_rows(plan)):
             for column, text in enumerate(texts):
                 self.table.setItem(row, column, QTableWidgetItem(text))
