@@ -168,7 +168,8 @@ class Detector:
         return results
 
     def _predict_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        too_large = [limits.inference_too_large(self._models[0].transform, *im.shape[:2]) for im in images]
+        free = devices.free_memory_bytes(self.device)  # estimated before the call: a message, not swapping
+        too_large = [limits.inference_too_large(self._models[0].transform, *im.shape[:2], free) for im in images]
         if any(too_large):  # reported as failed without running the model; the others run
             return [Detections.empty(im.shape[:2], self.class_names, model_name=self.name, failure=why) if why
                     else self._predict_batch([im])[0] for im, why in zip(images, too_large)]
@@ -184,14 +185,8 @@ class Detector:
 
     def inference_side(self, shape: tuple[int, ...]) -> int:
         """The shorter side, in pixels, an image of this (height, width) is resized to for the
-        model: its own side for a native-size model, else min_size unless max_size caps the
-        longer side first (torchvision's rule)."""
-        transform = self._models[0].transform
-        short, long = min(shape[:2]), max(shape[:2])
-        if getattr(transform, "native", False):
-            return short
-        min_size, max_size = float(transform.min_size[-1]), float(transform.max_size)
-        return int(min(min_size, max_size * short / long))
+        model (`engine.limits.model_input_size`)."""
+        return min(limits.model_input_size(self._models[0].transform, *shape[:2]))
 
     def _retry_smaller(self, image: np.ndarray) -> Detections:
         smaller = max(64, int(self.inference_side(image.shape) * OOM_RETRY_SCALE))
@@ -210,17 +205,33 @@ class Detector:
 
     def _run(self, images: Sequence[np.ndarray]) -> list[Detections]:
         began = time.perf_counter()
-        outputs = self.forward(self.to_tensors(images))
+        working = [self.working_copy(im) for im in images]
+        outputs = self.forward(self.to_tensors(working))
         seconds = (time.perf_counter() - began) / max(1, len(images))
         if self.spec.parts:
             per_image = [merge_persons(m, k) for m, k in zip(*outputs)]
         else:
             per_image = outputs[0]
-        return [self._to_detections(o, im.shape[:2], seconds) for o, im in zip(per_image, images)]
+        return [self._to_detections(o, im.shape[:2], small.shape[:2], seconds)
+                for o, im, small in zip(per_image, images, working)]
 
-    def _to_detections(self, output: dict, size: tuple[int, int], seconds: float) -> Detections:
+    def working_copy(self, image: np.ndarray) -> np.ndarray:
+        """The image at the size the model will see it, shrunk here (area averaging, no full-size
+        float copy) when that is smaller than the image; else the image itself."""
+        height, width = image.shape[:2]
+        in_height, in_width = limits.model_input_size(self._models[0].transform, height, width)
+        if in_height >= height or in_width >= width:
+            return image
+        return cv2.resize(image, (in_width, in_height), interpolation=cv2.INTER_AREA)
+
+    def _to_detections(self, output: dict, size: tuple[int, int], working: tuple[int, int],
+                       seconds: float) -> Detections:
+        """One image's output, in the pixels of the original image (`size`) when the model
+        saw a shrunk copy (`working`)."""
         height, width = size
-        boxes = output["boxes"].float().cpu().numpy()
+        sx, sy = width / working[1], height / working[0]
+        boxes = output["boxes"].float().cpu().numpy() * np.array([sx, sy, sx, sy], np.float32)
+        boxes = np.clip(boxes, 0, [width, height, width, height])
         masks = None
         if "masks" in output:
             probs = output["masks"].float().cpu().numpy()[:, 0]
@@ -228,6 +239,8 @@ class Detector:
         keypoints = None
         if "keypoints" in output:
             keypoints = output["keypoints"].float().cpu().numpy().copy()
+            keypoints[:, :, 0] *= sx
+            keypoints[:, :, 1] *= sy
             keypoints[:, :, 2] = output["keypoints_scores"].float().cpu().numpy()
         return Detections(
             image_size=(height, width),
@@ -241,4 +254,5 @@ class Detector:
             skeleton=self.spec.skeleton if keypoints is not None else (),
             model_name=self.name,
             inference_seconds=seconds,
+            analysed_size=limits.model_input_size(self._models[0].transform, *working),
         )

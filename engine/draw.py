@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from engine.label_placement import place_labels
 from engine.types import Detections
 
 
@@ -44,12 +45,29 @@ def _blend_mask(image: np.ndarray, det: Detections, i: int, colour, opacity: flo
     region[bitmap] = (region[bitmap] * (1 - opacity) + tint * opacity).astype(np.uint8)
 
 
-def _draw_label(image: np.ndarray, text: str, x: int, y: int, colour) -> None:
-    scale = max(0.4, min(image.shape[:2]) / 1000)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    y = max(y, th + base + 2)
-    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), colour, thickness=-1)
-    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+def label_layout(image_shape: tuple[int, ...], boxes: np.ndarray, texts: Sequence[str],
+                 order: Optional[Sequence[int]] = None) -> list[tuple[int, int, int, int]]:
+    """(x, y, width, height) of each label tag drawn on an image of this shape: inside the
+    image and not over each other where there is room (`engine.label_placement`)."""
+    scale = _label_scale(image_shape)
+    sizes = []
+    for text in texts:
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        sizes.append((tw + 4, th + base + 3))
+    corners = place_labels(boxes.tolist(), sizes, (image_shape[1], image_shape[0]), order)
+    return [(int(round(x)), int(round(y)), w, h) for (x, y), (w, h) in zip(corners, sizes)]
+
+
+def _label_scale(image_shape: tuple[int, ...]) -> float:
+    return max(0.4, min(image_shape[:2]) / 1000)
+
+
+def _draw_label(image: np.ndarray, text: str, rect: tuple[int, int, int, int], colour) -> None:
+    x, y, w, h = rect
+    scale = _label_scale(image.shape)
+    _size, base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), colour, thickness=-1)
+    cv2.putText(image, text, (x + 2, y + h - base - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def _draw_keypoints(image: np.ndarray, points: np.ndarray, skeleton, colour, width: int) -> None:
@@ -84,8 +102,11 @@ def draw_detections(
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, style.line_width)
         if style.keypoints and det.keypoints is not None:
             _draw_keypoints(out, det.keypoints[i], det.skeleton, colour, style.line_width)
-        if style.labels:
-            _draw_label(out, f"{names[i]} {det.scores[i]:.2f}", x1, y1, colour)
+    if style.labels and len(det):  # last, over every box, placed so none hides another
+        texts = [f"{names[i]} {det.scores[i]:.2f}" for i in range(len(det))]
+        rects = label_layout(out.shape, det.boxes, texts, np.argsort(-det.scores, kind="stable"))
+        for i, rect in enumerate(rects):
+            _draw_label(out, texts[i], rect, class_colour(int(det.labels[i])))
     return out
 
 

@@ -176,16 +176,20 @@ def csv_rows(item: ExportItem) -> Iterable[dict]:
         yield row
 
 
+def keypoint_columns(names: Sequence[str]) -> list[str]:
+    """The CSV columns of keypoints with these names: `<name>_x`, `<name>_y`, `<name>_score`."""
+    return [f"{name}_{part}" for name in names for part in ("x", "y", "score")]
+
+
 def _keypoint_columns(det: Detections, i: int) -> dict:
-    """`<name>_x`, `<name>_y` per keypoint (empty when not visible), in the model's order."""
+    """Every keypoint's x, y and score (the model's; num_keypoints counts those above 0, COCO's
+    visible ones), in the model's order."""
     if det.keypoints is None:
         return {}
     names = det.keypoint_names or tuple(f"kp{k}" for k in range(det.keypoints.shape[1]))
-    columns = {}
-    for name, (x, y, v) in zip(names, det.keypoints[i].tolist()):
-        columns[f"{name}_x"] = f"{x:.1f}" if v > 0 else ""
-        columns[f"{name}_y"] = f"{y:.1f}" if v > 0 else ""
-    return columns
+    values = [f"{v:.1f}" if part < 2 else f"{v:.3f}" for point in det.keypoints[i].tolist()
+              for part, v in enumerate(point)]
+    return dict(zip(keypoint_columns(names), values))
 
 
 def write_csv(path: str | os.PathLike, items: Iterable[ExportItem]) -> Path:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from engine.export import CSV_COLUMNS, ExportItem, coco_categories, coco_document, csv_rows
+from engine.export import CSV_COLUMNS, ExportItem, coco_categories, coco_document, csv_rows, keypoint_columns
 from engine.types import Detections
 
 
@@ -52,7 +52,8 @@ def write_streamed(items: Iterable[ExportItem], coco_path: Optional[Path], csv_p
     images = detections = 0
     with atomic_text(coco_path) as coco, atomic_text(csv_path) as table, \
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=coco_path.parent if coco_path else None) as annotations:
-        writer = csv.DictWriter(table, fieldnames=list(CSV_COLUMNS), extrasaction="ignore") if table else None
+        points = keypoint_columns(categories_from.keypoint_names) if categories_from is not None else []
+        writer = csv.DictWriter(table, fieldnames=list(CSV_COLUMNS) + points, extrasaction="ignore") if table else None
         if writer:
             writer.writeheader()
         if coco:

@@ -61,9 +61,18 @@ class Detections:
     model_name: str = ""
     inference_seconds: float = 0.0
     failure: str = ""  # set when the image could not be analysed (e.g. out of GPU memory)
+    analysed_size: Optional[tuple[int, int]] = None  # (height, width) the model saw, when not image_size
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @property
+    def scale_note(self) -> str:
+        """"analysed at 640x480 of 8000x6000" when the model saw the image smaller, else ""."""
+        if not self.analysed_size or tuple(self.analysed_size) == tuple(self.image_size):
+            return ""
+        (h, w), (height, width) = self.analysed_size, self.image_size
+        return f"analysed at {w}x{h} of {width}x{height}"
 
     @property
     def names(self) -> list[str]:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 ACTIONS = {
     "open_images": ("&Open images…", ["Ctrl+O"], "Add image files to the list", False),
     "open_folder": ("Open &folder…", ["Ctrl+Shift+O"], "Add every image in a folder and its sub-folders", False),
+    "clear_list": ("C&lear list", [], "Remove every image from the list (decisions are kept)", False),
     "export": ("&Export…", ["Ctrl+E"], "Write COCO JSON, CSV or annotated images", False),
     "quit": ("&Quit", ["Ctrl+Q"], "Close Sightline", False),
     "fit": ("&Fit to window", ["F"], "Show the whole image", False),
@@ -95,7 +96,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], undo: QAction,
                 m.addAction(actions[entry])
         menus[title.replace("&", "")] = m
 
-    menu("&File", ["open_images", "open_folder", recent, None, "export", None, "quit"])
+    menu("&File", ["open_images", "open_folder", recent, "clear_list", None, "export", None, "quit"])
     menu("&Edit", [undo, redo])
     menu("&View", ["fit", "actual_size", "zoom_in", "zoom_out", None, "masks", "boxes", "labels", "keypoints",
                    "rejected"])

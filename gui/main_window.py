@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
             "next_unreviewed": c.next_unreviewed, "mark_reviewed": self._toggle_reviewed,
             "analyse_all": self.analyse_all, "cancel_all": c.cancel_all, "reanalyse": c.reanalyse_current,
             "import_weights": lambda: self.io.import_weights(""), "shortcuts": self._show_shortcuts,
-            "about": self._about,
+            "about": self._about, "clear_list": self.clear_list,
         }
         for name, slot in triggers.items():
             a[name].triggered.connect(slot)
@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         classified = self.classifier.view(c.review)
         self.canvas.show_review(c.review, visible, c.selected, c.options, classified)
         self.table.show_rows(c.review, visible, c.selected, classified)
+        self.status.show_scale(c.review.detections.scale_note if c.review is not None else "")
         if c.review is not None:
             counts = c.review.class_counts(c.filter.min_score)
             labels = {c.review.name(i): c.review.label(i) for i in range(len(c.review.detections))}
@@ -308,6 +309,11 @@ class MainWindow(QMainWindow):
             self.remember_folder(folder)
         self.controller.add_paths(paths)
 
+    def clear_list(self) -> None:
+        self.controller.clear_list()
+        self.setWindowTitle("Sightline")
+        self._update_header()
+
     def remember_folder(self, folder: str) -> None:
         recent = [f for f in self.settings.value("recent_folders", [], list) or [] if f != folder]
         self.settings.setValue("recent_folders", [folder] + recent[: MAX_RECENT - 1])
@@ -317,7 +323,7 @@ class MainWindow(QMainWindow):
         recent = [f for f in (self.settings.value("recent_folders", [], list) or []) if os.path.isdir(f)]
         for folder in recent:
             action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.add_paths([f]))
+            action.triggered.connect(lambda _=False, f=folder: self.io.open_chosen([f]))
         if not recent:
             self.recent_menu.addAction("No recent folders").setEnabled(False)
 

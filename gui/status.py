@@ -48,10 +48,20 @@ class StatusBar(QStatusBar):
         self.model_label = QLabel()
         self.device_label = QLabel()
         self.inference_label = QLabel("Last inference: none yet")
-        for label in (self.zoom_label, self.model_label, self.device_label, self.inference_label):
-            label.setObjectName("statusField")
+        self.scale_label = QLabel()  # "Analysed at 640x480 of 8000x6000" when the model saw it smaller
+        self.scale_label.setObjectName("scaleField")
+        for label in (self.scale_label, self.zoom_label, self.model_label, self.device_label, self.inference_label):
+            label.setObjectName(label.objectName() or "statusField")
             self.addPermanentWidget(label)
+        self.scale_label.hide()
         self._model, self._device = "", ""
+
+    def show_scale(self, note: str) -> None:
+        """The size the shown result was analysed at, when not the image's own ("" hides it)."""
+        self.scale_label.setText(note[:1].upper() + note[1:])
+        self.scale_label.setToolTip("The model saw this image at its working size; the results are "
+                                    "mapped back to the image's own pixels" if note else "")
+        self.scale_label.setVisible(bool(note))
 
     def show_zoom(self, text: str) -> None:
         self.zoom_label.setText(text)

@@ -12,9 +12,27 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from engine.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from gui import export_folder
 from gui.export_dialog import ExportDialog
 from engine.review.exporting import ExportReport, ExportRequest, export_results
 from gui.review.image_list import DONE
+
+
+REPLACE, ADD = "replace", "add"
+
+
+def ask_replace_or_add(parent, listed: int) -> str:
+    """REPLACE, ADD or "" (cancelled): what to do with the `listed` images already open."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Open", f"{listed:,} image{'s are' if listed != 1 else ' is'} "
+                      "listed. Replace the list with what you chose, or add to it?", parent=parent)
+    box.setObjectName("replaceOrAdd")
+    box.setInformativeText("Decisions are kept either way: reopening an image shows them again.")
+    replace_button = box.addButton("Replace list", QMessageBox.ButtonRole.AcceptRole)
+    add_button = box.addButton("Add to list", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(replace_button)
+    box.exec()
+    return {replace_button: REPLACE, add_button: ADD}.get(box.clickedButton(), "")
 
 
 class WindowIO(QObject):
@@ -37,13 +55,24 @@ class WindowIO(QObject):
         files, _ = QFileDialog.getOpenFileNames(self.window, "Open images", self._folder, pattern)
         if files:
             self._remember(os.path.dirname(files[0]))
-            self.window.add_paths(files)
+            self.open_chosen(files)
 
     def open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open folder (sub-folders included)", self._folder)
         if folder:
             self._remember(os.path.dirname(folder))
-            self.window.add_paths([folder])
+            self.open_chosen([folder])
+
+    def open_chosen(self, paths: list[str]) -> None:
+        """Open what the user chose in a dialog (or Recent folders): when images are listed
+        already, ask whether these replace them (the default) or are added to them."""
+        if len(self.window.images):
+            answer = ask_replace_or_add(self.window, len(self.window.images))
+            if not answer:
+                return
+            if answer == REPLACE:
+                self.window.clear_list()
+        self.window.add_paths(paths)
 
     # weights -----------------------------------------------------------------------------
 
@@ -77,7 +106,7 @@ class WindowIO(QObject):
         entries = self.window.images.entries()
         analysed = sum(1 for e in entries if e.state == DONE)
         first = os.path.dirname(entries[0].path) if entries else self._folder
-        folder = Path(self.window.settings.value("export_folder", first))
+        folder = export_folder.default_folder(self.window.settings, Path(first))
         return ExportDialog([e.path for e in entries], analysed, c.model, c.filter.min_score,
                             c.filter.hidden_classes, folder, self.window)
 
@@ -93,8 +122,7 @@ class WindowIO(QObject):
         if not request.classifier_labels:  # the chosen classifier's labels go out with the detections
             classifier = self.window.classifier
             request = replace(request, classifier_labels=classifier.export_labels(), classifier=classifier.export_key())
-        folder = request.destination if request.kind == "images" else request.destination.parent
-        self.window.settings.setValue("export_folder", str(folder))
+        export_folder.remember(self.window.settings, request)
         self.window.status.showMessage(f"Exporting to {request.destination}…")
         self.export_task = self.window.pool.submit(
             export_results, request, self.window.store, with_cancel=True, on_done=self._exported,

@@ -21,3 +21,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def demo_detector():
+    """The bundled demo model on the CPU, one torch thread (the cores are shared)."""
+    from engine.detect import Detector
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Detector("demo-shapes", device="cpu")
+    torch.set_num_threads(before)

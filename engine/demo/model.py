@@ -23,6 +23,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from engine.demo.scenes import CLASS_NAMES, KEYPOINT_NAMES
+from engine.limits import model_input_size
 
 FPN_CHANNELS = 64
 MIN_SIZE, MAX_SIZE = 480, 640  # the demo scenes are at most 640x480
@@ -30,16 +31,20 @@ NUM_CLASSES = len(CLASS_NAMES) + 1  # plus background
 
 
 class NativeSizeTransform(GeneralizedRCNNTransform):
-    """Keeps images at their own size unless `min_size` is set to a shorter-side target.
+    """Keeps images at their own size within the range the model was trained on (shorter
+    side up to `min_size`, longer side up to `max_size`), shrinks larger ones into it
+    (`engine.limits.model_input_size`); with `native` off, resizes as any torchvision model.
 
     The demo scenes are drawn at a fixed pixel scale (shapes 24 to 96 px across), so the model
-    sees them best unresized; an explicit inference size still works as for any model.
+    sees them best unresized; a photo larger than a scene is shrunk to a scene's size, so its
+    shapes keep the proportions the model knows. An explicit inference size still works.
     """
 
     native = True
 
     def resize(self, image, target=None):
-        if self.native:
+        height, width = image.shape[-2:]
+        if self.native and model_input_size(self, height, width) == (height, width):
             return image, target
         return super().resize(image, target)
 

@@ -21,6 +21,8 @@ def encode_detections(det: Detections) -> bytes:
         arrays["mask_bits"] = np.packbits(np.concatenate(flat) if flat else np.zeros(0, bool))
     if det.keypoints is not None:
         arrays["keypoints"] = det.keypoints.astype(np.float32)
+    if det.analysed_size is not None:
+        arrays["analysed_size"] = np.array(det.analysed_size, np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
@@ -53,5 +55,6 @@ def decode_detections(payload: bytes, size: tuple[int, int], vocabulary: Vocabul
             keypoints=data["keypoints"] if "keypoints" in data else None,
             keypoint_names=vocabulary.keypoint_names,
             skeleton=vocabulary.skeleton,
+            analysed_size=tuple(int(v) for v in data["analysed_size"]) if "analysed_size" in data else None,
             **meta,
         )

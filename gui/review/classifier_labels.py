@@ -13,7 +13,7 @@ One request runs at a time and a newer one replaces the one waiting (a queued cl
 the user has left is cancelled before it starts); an answer is shown only while its key is
 still the one the view wants (the stale check), otherwise it is only cached.
 
-`apply_selected` / `apply_all` turn the classifier's top label into a relabel through the
+`apply_selected` / `plan_all` + `apply_plan` turn the classifier's top label into a relabel through the
 controller's undoable decision path, when the detector knows a class of that name.
 """
 
@@ -72,6 +72,28 @@ class LabelsView:
             return self.reason
         lines = [f"{label}: {p * 100:.1f}%" for label, p in self.predictions[index]]
         return f"{self.classifier} says\n" + "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """One detection the classifier's label would decide: relabel, or accept when it agrees."""
+
+    index: int
+    target: int  # the detector's class index it gets
+    now: str  # its class now
+    score: float
+    said: str  # the classifier's top label
+    probability: float
+    becomes: str  # the detector's class of that name
+    relabels: bool  # False: the classifier agrees, the detection is accepted
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    review: ReviewRecord
+    classifier: str
+    changes: tuple[BulkChange, ...]
+    unknown: frozenset  # labels the detector has no class for (left alone)
 
 
 # --- off the GUI thread (on the model thread, through gui.scheduler.DeviceScheduler.run_short) --------------
@@ -316,9 +338,9 @@ class ClassifierLabels(QObject):
             return f"#{index + 1} accepted: the classifier agrees it is {name} ({probability:.2f})"
         return f"#{index + 1} relabelled as {name} (classifier {probability:.2f})"
 
-    def apply_all(self) -> str:
-        """Apply the top label to every pending detection shown whose label the detector knows,
-        as one undo step; returns what happened."""
+    def plan_all(self) -> "BulkPlan | str":
+        """What applying the top label to every pending detection shown would change (for the
+        user to confirm), or why nothing can be applied."""
         c = self.controller
         problem = self._not_ready()
         if problem:
@@ -333,17 +355,29 @@ class ClassifierLabels(QObject):
             if target is None:
                 unknown.add(top[0])
             else:
-                changes.append((index, target))
-        if changes:
-            c.undo_stack.beginMacro(f"Apply {self.chosen.name} labels in {os.path.basename(review.path)}")
-            for index, target in changes:
-                c.decide(RELABELLED, target, index=index)
-            c.undo_stack.endMacro()
-        relabelled = sum(1 for i, t in changes if t != int(review.detections.labels[i]))
-        text = (f"Classifier labels applied to {len(changes)} pending detection{'s' if len(changes) != 1 else ''}: "
-                f"{relabelled} relabelled, {len(changes) - relabelled} accepted")
-        if unknown:
-            text += f"; left alone where it said {', '.join(sorted(unknown))} (not a class of {review.model})"
+                changes.append(BulkChange(index, target, review.name(index), float(review.detections.scores[index]),
+                                          top[0], float(top[1]), review.detections.class_names[target],
+                                          target != int(review.detections.labels[index])))
+        if not changes:
+            text = "Nothing to apply: no pending detection shown has a classifier label"
+            return text + (f" the detector knows ({', '.join(sorted(unknown))} is not a class of {review.model})"
+                           if unknown else "")
+        return BulkPlan(review, self.chosen.name, tuple(changes), frozenset(unknown))
+
+    def apply_plan(self, plan: "BulkPlan") -> str:
+        """Apply a confirmed plan as one undo step; returns what happened."""
+        c = self.controller
+        if c.review is not plan.review:
+            return "Not applied: the image shown has changed"
+        c.undo_stack.beginMacro(f"Apply {plan.classifier} labels in {os.path.basename(plan.review.path)}")
+        for change in plan.changes:
+            c.decide(RELABELLED, change.target, index=change.index)
+        c.undo_stack.endMacro()
+        count, relabelled = len(plan.changes), sum(1 for change in plan.changes if change.relabels)
+        text = (f"Classifier labels applied to {count} pending detection{'s' if count != 1 else ''}: "
+                f"{relabelled} relabelled, {count - relabelled} accepted")
+        if plan.unknown:
+            text += f"; left alone where it said {', '.join(sorted(plan.unknown))} (not a class of {plan.review.model})"
         return text
 
     # exporting ---------------------------------------------------------------------------

@@ -42,7 +42,8 @@ class ClassifierTools(QObject):
         a["train_classifier"].triggered.connect(self.open_wizard)
         self.detector_training = DetectorTraining(window)  # Tools > Train detector…
         a["apply_classifier"].triggered.connect(lambda: self._say(self.labels.apply_selected()))
-        a["apply_classifier_all"].triggered.connect(lambda: self._say(self.labels.apply_all()))
+        a["apply_classifier_all"].triggered.connect(self.confirm_apply_all)
+        self.bulk_dialog = None
         window.model_panel.classifier_chosen.connect(self._chosen)
         self.labels.status.connect(lambda text: self._say(text))
         window.installEventFilter(self)  # the wizard closes with the window
@@ -51,6 +52,20 @@ class ClassifierTools(QObject):
     def _say(self, text: str) -> None:
         if text:
             self.window.status.showMessage(text, 10_000)
+
+    def confirm_apply_all(self) -> None:
+        """Shift+C: list what the classifier's labels would change; apply on Apply, as one undo step."""
+        from gui.review.bulk_labels import BulkLabelDialog
+
+        plan = self.labels.plan_all()
+        if isinstance(plan, str):
+            self._say(plan)
+            return
+        dialog = BulkLabelDialog(plan, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._say(self.labels.apply_plan(plan)))
+        self.bulk_dialog = dialog
+        dialog.open()
 
     # the picker --------------------------------------------------------------------------
 

@@ -87,6 +87,20 @@ class ReviewController(QObject):
         if self.current_row < 0 and len(self.images):
             self.open_row(self.images.row_of(entries[0].path) if entries else 0)
 
+    def clear_list(self) -> None:
+        """Empty the list and the view (results and decisions stay in the store); queued
+        analyses are cancelled and late answers dropped."""
+        self.cancel_all()
+        self.generation.next()
+        self.jobs.forget_pending()
+        if self._display_task is not None:
+            self._display_task.cancel.cancel()
+        self.current_row, self.current_path = -1, None
+        self.images.clear()
+        self._set_review(None)
+        self.image_loaded.emit(None)
+        self.message.emit("")
+
     # navigation --------------------------------------------------------------------------
 
     def open_row(self, row: int) -> None:
@@ -304,8 +318,9 @@ class ReviewController(QObject):
         review, index = self.review, self.selected if index is None else index
         if review is None or review.result_id is None or index < 0:
             return False
+        was_selected = index == self.selected  # (a rejected one hidden by the filter is deselected on push)
         self._push(decide(review, index, state, label))
-        if state in (ACCEPTED, REJECTED) and index == self.selected:
+        if state in (ACCEPTED, REJECTED) and was_selected:
             self._advance_after(index)
         return True
 
@@ -319,11 +334,16 @@ class ReviewController(QObject):
             self.undo_stack.push(UndoableChange(command, self.session))
 
     def _advance_after(self, index: int) -> None:
+        """Select the next pending detection shown after `index` (else the first before it);
+        none pending: keep `index` selected while it is shown."""
         visible = self.visible().tolist()
-        later = [i for i in visible if i > index and self.review.state(i) == "pending"]
+        pending = [i for i in visible if i != index and self.review.state(i) == "pending"]
+        later = [i for i in pending if i > index] or pending
         if later:
             self.select(later[0])
-        elif index not in visible:
+        elif index in visible:
+            self.select(index)
+        else:
             self.select(-1)
 
     def toggle_reviewed(self) -> bool:

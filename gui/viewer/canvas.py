@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from engine.draw import OverlayStyle
+from engine.label_placement import place_labels
 from engine.types import Detections
 from gui.viewer.image_item import ImageItem
 from gui.viewer.overlays import DetectionItem
@@ -124,6 +125,7 @@ class Canvas(QGraphicsView):
         for index, item in self._items.items():
             if index not in shown:
                 item.setVisible(False)
+                item.label.setVisible(False)
         scale = self.current_scale()
         for index in shown:
             item = self._items.get(index) or self._make_item(index, scale)
@@ -133,6 +135,22 @@ class Canvas(QGraphicsView):
                 text += f" · {top[0]} {top[1]:.2f}"
             item.configure(review.label(index), text, review.state(index), index == selected, options)
             item.setVisible(True)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Label tags inside the image and not over each other, at this zoom (their size on
+        screen is fixed): the selected one first, then by score."""
+        shown = [(i, item) for i, item in self._items.items() if item.isVisible() and item.label.isVisible()]
+        if not shown or self._image is None or self.review is None:
+            return
+        scale = max(self.current_scale(), 1e-6)
+        scores = self.review.detections.scores
+        shown.sort(key=lambda pair: (pair[0] != self.selected, -float(scores[pair[0]])))
+        boxes = [(it.box.left(), it.box.top(), it.box.right(), it.box.bottom()) for _i, it in shown]
+        sizes = [(it.label.boundingRect().width() / scale, it.label.boundingRect().height() / scale) for _i, it in shown]
+        height, width = self.image_size()
+        for (_index, item), (x, y) in zip(shown, place_labels(boxes, sizes, (width, height))):
+            item.label.setPos(x, y)
 
     def _make_item(self, index: int, scale: float) -> DetectionItem:
         det = self.review.detections
@@ -140,12 +158,14 @@ class Canvas(QGraphicsView):
                              det.keypoints[index] if det.keypoints is not None else None, det.skeleton)
         item.set_view_scale(scale)
         self.scene().addItem(item)
+        self.scene().addItem(item.label)
         self._items[index] = item
         return item
 
     def _drop_detections(self) -> None:
         for item in self._items.values():
             self.scene().removeItem(item)
+            self.scene().removeItem(item.label)
         self._items.clear()
         self.review, self.visible, self.selected = None, np.zeros(0, np.int64), -1
 
@@ -199,6 +219,7 @@ class Canvas(QGraphicsView):
         scale = self.current_scale()
         for item in self._items.values():
             item.set_view_scale(scale)
+        self._place_labels()
         self.zoom_changed.emit(scale)
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API

@@ -20,6 +20,7 @@ from engine.store import ACCEPTED, REJECTED, RELABELLED
 from engine.types import CroppedMask
 
 MAX_MASK_SIDE = 1024
+LABEL_Z = 100  # label tags above every detection's mask, box and keypoints
 REJECTED_COLOUR = QColor(150, 150, 150)
 
 
@@ -56,7 +57,8 @@ def _label_font(struck: bool) -> QFont:
 
 
 class LabelItem(QGraphicsItem):
-    """Class and score in a coloured tag above the box; constant size on screen."""
+    """Class and score in a coloured tag; constant size on screen. Its position (the tag's
+    top-left corner) is chosen by the canvas (`engine.label_placement`), above the box by default."""
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
@@ -69,7 +71,7 @@ class LabelItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.text, self.colour, self.struck = text, colour, struck
         metrics = QFontMetricsF(_label_font(struck))
-        self._rect = QRectF(0, -metrics.height() - 4, metrics.horizontalAdvance(text) + 10, metrics.height() + 4)
+        self._rect = QRectF(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 4)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
@@ -106,7 +108,8 @@ class DetectionItem(QGraphicsItem):
         self._mask_images: Optional[tuple] = None
         self._margin = 6.0
         self._bounds = self._content_rect()
-        self.label = LabelItem(self)
+        self.label = LabelItem(None)  # its own scene item, over every detection (the canvas adds it)
+        self.label.setZValue(LABEL_Z)
         self.label.setPos(self.box.topLeft())
 
     def _content_rect(self) -> QRectF:
@@ -128,6 +131,7 @@ class DetectionItem(QGraphicsItem):
         marks = {ACCEPTED: "✓ ", REJECTED: "✗ ", RELABELLED: "✎ "}
         self.label.set_text(marks.get(state, "") + text, colour.lighter(130) if selected else colour, state == REJECTED)
         self.label.setVisible(options.labels or selected)
+        self.label.setZValue(LABEL_Z + (1 if selected else 0))
         self.update()
 
     def colour(self) -> QColor:

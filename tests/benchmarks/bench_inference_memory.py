@@ -4,7 +4,7 @@
         [--model demo-shapes] [--device cpu] [--threads 1]
 
 For each side S, a fresh process loads the model, runs one S x S noise image through
-`Detector.predict` at native size (the demo model's default) and prints the growth of peak
+`Detector.predict` at its own size (`size=S`: the demo model would shrink it to 480x480) and prints the growth of peak
 resident memory (CPU) or peak CUDA memory over the loaded model, in MB and bytes per pixel.
 Noise gives the model many proposals, so the figure is on the high side. Not collected by pytest.
 """
@@ -26,8 +26,8 @@ sys.path.insert(0, {root!r})
 torch.set_num_threads({threads})
 from engine.detect import Detector
 from engine.devices import peak_memory_bytes
-detector = Detector({model!r}, device={device!r})
 side = {side}
+detector = Detector({model!r}, device={device!r}, size=side)  # at its own size: S x S
 cuda = detector.device.type == "cuda"
 if cuda:
     torch.cuda.reset_peak_memory_stats()

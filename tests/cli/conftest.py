@@ -4,7 +4,6 @@ import contextlib
 import io
 
 import pytest
-import torch
 
 from sightline.cli import main
 
@@ -20,14 +19,3 @@ def _run(*argv) -> tuple[int, str, str]:
 def run_cli():
     """run_cli("detect", path, ...) -> (exit code, stdout, stderr)."""
     return _run
-
-
-@pytest.fixture(scope="module")
-def demo_detector():
-    """The bundled demo model on the CPU, one torch thread (the cores are shared)."""
-    from engine.detect import Detector
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield Detector("demo-shapes", device="cpu")
-    torch.set_num_threads(before)

@@ -45,28 +45,33 @@ def test_a_20000_pixel_square_png_is_refused_from_its_header(tmp_path):
     assert grown_mb < 100  # nothing was decoded
 
 
-def test_an_8000x6000_image_fails_alone_and_the_batch_carries_on(demo_detector, tmp_path, monkeypatch, capsys):
+def test_an_8000x6000_image_that_does_not_fit_in_free_memory_fails_alone(demo_detector, tmp_path, monkeypatch,
+                                                                          capsys):
+    from engine import devices
+
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.new("RGB", (8000, 6000), (90, 120, 150)).save(folder / "big.jpg", quality=50)
     cv2.imwrite(str(folder / "small.png"), cv2.resize(make_scene(41).image, (160, 120))[:, :, ::-1])
     monkeypatch.setattr(detect_command, "make_detector", lambda args: demo_detector)
+    # 20 MB free: the small image's call (about 4 MB) fits, the big one's (at 640x480, about 60 MB) does not
+    monkeypatch.setattr(devices, "free_memory_bytes", lambda device: 20 * 2**20)
     out = tmp_path / "r.json"
     code = cli.main(["detect", str(folder), "--out", str(out), "--batch-size", "2"])
     err = capsys.readouterr().err
     assert code == 1 and "1 images done" in err, err
     line = next(l for l in err.splitlines() if "big.jpg" in l)
-    assert "too large to analyse within memory" in line and "8000x6000" in line and "--size" in line
+    assert "not enough free memory" in line and "8000x6000" in line and "--size" in line
     assert [Path(im["file_name"]).name for im in json.loads(out.read_text())["images"]] == ["small.png"]
 
 
 def test_the_limit_follows_the_model_input_not_the_file(demo_detector):
     transform = demo_detector._models[0].transform
-    assert limits.inference_too_large(transform, 6000, 8000)  # the demo model runs at native size
-    assert limits.model_input_size(transform, 6000, 8000) == (6000, 8000)
-    demo_detector._apply_size(800)  # as with --size 800: resized to 800x1066, well within
+    assert limits.inference_too_large(transform, 6000, 8000) == ""  # the demo model shrinks it to 640x480
+    assert limits.model_input_size(transform, 6000, 8000) == (480, 640)
+    demo_detector._apply_size(6000)  # as with --size 6000: 6000x8000 (48 MP), over the limit
     try:
-        assert limits.inference_too_large(transform, 6000, 8000) == ""
+        assert "too large to analyse within memory" in limits.inference_too_large(transform, 6000, 8000)
     finally:
         demo_detector._apply_size(None)
 

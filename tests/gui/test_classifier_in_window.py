@@ -297,8 +297,21 @@ def test_apply_classifier_label_relabels_undoably(qtbot, make_window, scenes, fa
     assert window.store.load_result(scenes[0], "demo-shapes").decisions == {}
     assert c.review.name(0) == "circle"
 
-    # all matching at once, as one undo step: the circle and triangle relabelled, the square accepted
+    # all matching at once, after a look at what will change, as one undo step: the circle and
+    # triangle relabelled, the square accepted
     window.actions_["apply_classifier_all"].trigger()
+    dialog = window.classifier_tools.bulk_dialog
+    qtbot.waitUntil(lambda: dialog.isVisible())
+    rows = [[dialog.table.item(r, col).text() for col in range(5)] for r in range(dialog.table.rowCount())]
+    assert [r[0] for r in rows] == ["#1", "#2", "#3"] and rows[0][1] == "circle" and rows[0][3].startswith("SQUARE ")
+    assert [r[4] for r in rows] == ["square (relabel)", "square (accept)", "square (relabel)"]
+    assert window.store.load_result(scenes[0], "demo-shapes").decisions == {}  # nothing until Apply
+    dialog.reject()  # Cancel: nothing changes
+    assert window.store.load_result(scenes[0], "demo-shapes").decisions == {}
+    window.actions_["apply_classifier_all"].trigger()
+    dialog = window.classifier_tools.bulk_dialog
+    qtbot.waitUntil(lambda: dialog.isVisible())
+    dialog.apply_button.click()
     assert window.store.load_result(scenes[0], "demo-shapes").decisions == {
         0: Decision(RELABELLED, 2), 1: Decision(ACCEPTED), 2: Decision(RELABELLED, 2)}
     assert "2 relabelled, 1 accepted" in window.status.currentMessage()

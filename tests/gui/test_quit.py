@@ -1,6 +1,7 @@
 """Quitting during a long analysis: the real window, the bundled model, a 4800x3600 image
-(the demo model runs at native size; 6000x4500 is over its 20-megapixel limit and would be
-refused before the model runs).
+(the demo model is made to run at native size here, as it did before it shrank large images
+to its working size, so the model call is long; 6000x4500 would be over the 20-megapixel
+limit and refused before the model runs).
 The window closes at once, every decision is kept, and the process ends with status 0 within
 5 s, with no Qt abort (the model call in progress is abandoned, never waited for)."""
 
@@ -22,6 +23,12 @@ import sys, time
 from PySide6.QtCore import QTimer
 from gui.app import application, create_window, finish
 from engine.review import ACCEPTED
+import engine.demo.model as demo_model
+from engine import limits
+
+working_size = limits.model_input_size  # native size for the demo model: a long call to quit inside
+native = lambda transform, h, w: (h, w) if getattr(transform, "native", False) else working_size(transform, h, w)
+limits.model_input_size = demo_model.model_input_size = native
 
 big, small = sys.argv[1], sys.argv[2]
 app = application()
