@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _write_outputs(shards, scan.images, videos, args, model, summary)
     if args.save_video and videos:
-        save_videos(shards, videos, args, summary)
+        save_videos(shards, videos, args, summary, several=len(scan.videos) > 1)
     summary.report()
     return EXIT_FAILURES if summary.failures else EXIT_OK
 

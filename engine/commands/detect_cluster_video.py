@@ -59,14 +59,15 @@ def frame_items(shards: ResultShards, plans: list[VideoPlan]) -> Iterator[Export
             yield ExportItem(plan.video, det, image_extras={"frame_index": index, "time_s": seconds})
 
 
-def save_videos(shards: ResultShards, plans: list[VideoPlan], args, summary) -> None:
-    """`--save-video` for each video whose segments are all done, from the kept results."""
+def save_videos(shards: ResultShards, plans: list[VideoPlan], args, summary, several: bool) -> None:
+    """`--save-video` for each video whose segments are all done, from the kept results; with
+    `several` videos listed, one file per video named as a local run names them."""
     from engine.commands.detect_video import video_output_path
     from engine.video import VideoError, VideoWriteError, write_annotated_video
 
     used: set = set()
     for plan in plans:
-        out = video_output_path(args.save_video, Path(plan.video), len(plans) > 1, used)
+        out = video_output_path(args.save_video, Path(plan.video), several, used)
         left = len(shards.pending([segment.key for segment in plan.segments]))
         if left:
             summary.failures.append(ImageFailure(str(out), f"annotated video not written: {left} segments of "
