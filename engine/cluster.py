@@ -197,7 +197,7 @@ class DetectorWorker:
 def _empty_row(path: str, where: str) -> dict:
     return {"path": path, "failure": "", "payload": b"", "height": 0, "width": 0, "seconds": 0.0,
             "vocabulary": "", "model": "", "overlay": b"", "worker": where, "frame": -1, "time": 0.0,
-            "start": -1, "stop": -1}
+            "start": -1, "stop": -1, "failed": 0}
 
 
 def _columns(rows: list[dict]) -> dict:
@@ -304,7 +304,7 @@ def _sorted_back(rows, paths: Sequence, sent: Iterable[str], segments: Sequence[
             if row["frame"] != -2:
                 yield replace(_result(row), path=sent_segments[key].video)
             elif pending.pop(key, None):
-                yield SegmentEnd(sent_segments[key], row["failure"], row["worker"])
+                yield SegmentEnd(sent_segments[key], row["failure"], row["worker"], int(row["failed"]))
             continue
         index = int(order[np.searchsorted(keys, path_hash(row["path"]), sorter=order)])
         came_back[index] = True

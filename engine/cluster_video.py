@@ -64,12 +64,19 @@ class VideoPlan:
 
 @dataclass(frozen=True)
 class SegmentEnd:
-    """A worker finished a segment: every frame was sent before this; `failure` says what went
-    wrong (a file that ends early, a frame the model failed on), "" when nothing did."""
+    """A worker finished a segment: every frame was sent before this; `failure` names what went
+    wrong with the file (it cannot be opened here, it ends early), "" when nothing did;
+    `failed_frames` counts frames the model failed on (each sent, and named, as a failed frame).
+    Only a segment with neither is kept as done."""
 
     segment: Segment
     failure: str = ""
     worker: str = ""
+    failed_frames: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.failure and not self.failed_frames
 
 
 def frame_key(video: str, index: int) -> str:
@@ -95,11 +102,12 @@ def plan_video(path: Path, start_s: Optional[float], end_s: Optional[float], str
 def analyse_segment(detector, path: str, start: int, stop: int, stride: int, score: float,
                     batch_size: Optional[int]) -> Iterator[dict]:
     """On a worker: one row per analysed frame of the segment as its batch finishes, then the
-    segment-end row (frame -2) whose failure names what went wrong, if anything."""
+    segment-end row (frame -2): what went wrong with the file, if anything, and how many frames
+    failed."""
     from engine.review.codec import encode_detections
     from engine.video import FrameSpan, VideoAnalysis, VideoError
 
-    failures: list[str] = []
+    failed = 0
     try:
         analysis = VideoAnalysis(detector, path, stride=stride, batch_size=batch_size)
     except (VideoError, ValueError) as exc:
@@ -109,16 +117,17 @@ def analyse_segment(detector, path: str, start: int, stop: int, stride: int, sco
     for result in analysis:
         det = result.detections
         if det.failure:
-            failures.append(f"frame {result.frame_index}: {det.failure}")
+            failed += 1
             yield {"frame": result.frame_index, "time": result.time_s, "failure": det.failure}
             continue
         kept = det.filter(min_score=score)
         yield {"frame": result.frame_index, "time": result.time_s, "payload": encode_detections(kept),
                "height": kept.image_size[0], "width": kept.image_size[1], "seconds": kept.inference_seconds,
                "vocabulary": vocabulary_json(kept), "model": kept.model_name}
+    failure = ""
     if analysis.reader.short:
-        failures.append(analysis.warnings[-1].removeprefix(f"{path}: ") + "; the frames that could be read were used")
-    yield {"frame": -2, "failure": "; ".join(failures)}
+        failure = analysis.warnings[-1].removeprefix(f"{path}: ") + "; the frames that could be read were used"
+    yield {"frame": -2, "failure": failure, "failed": failed}
 
 
 def vocabulary_json(det) -> str:

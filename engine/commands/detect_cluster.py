@@ -18,6 +18,7 @@ from engine import console
 from engine.cluster_video import SegmentEnd, frame_key
 from engine.commands.detect_cluster_video import frame_items, pending_segments, plan_videos, save_videos
 from engine.commands.detect_outputs import output_problems
+from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.export import ExportItem, write_bytes_atomic
 from engine.export_stream import write_streamed
@@ -70,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     scan = scan_paths(args.paths)
     summary = Summary(skipped=len(scan.skipped))
-    summary.failures += [ImageFailure(str(p), "file or folder not found") for p in scan.missing]
+    summary.failures += scan_failures(scan)
     if not scan.images and not scan.videos:
-        console.error(f"no images found in {', '.join(args.paths)} ({len(scan.skipped)} other files skipped)")
+        console.error(nothing_found_message(args.paths, scan))
         return EXIT_USAGE
     problems = output_problems(args, scan)
     if problems:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         shards.open()
         todo, segments = shards.pending(scan.images), pending_segments(shards, videos)
-        plan = _connect(cluster, args, todo + segments)
+        plan = _connect(cluster, args, bool(todo or segments))
     except (ShardsError, cluster.ClusterError) as exc:
         console.error(str(exc))
         return EXIT_USAGE
@@ -113,9 +114,9 @@ def _say_what_is_left(model: str, images: list, todo: list, videos: list, segmen
                      f"{len(todo)} to go{segments_note}{' on ' + plan.describe() if plan else ''}\n")
 
 
-def _connect(cluster, args, todo: list):
+def _connect(cluster, args, work_left: bool):
     """The worker plan, once connected; None (and no connection) when nothing is left to do."""
-    if not todo:
+    if not work_left:
         return None
     sys.stderr.write(f"cluster {args.cluster}: {cluster.connect(args.cluster)}\n")
     return cluster.plan_workers(args.gpus_per_worker, args.workers)
@@ -147,7 +148,7 @@ def _collect(results, total: int, shards: ResultShards, args, summary, overlay_n
         if isinstance(result, SegmentEnd):
             if result.failure:
                 summary.failures.append(ImageFailure(result.segment.describe(), result.failure))
-            else:
+            if result.complete:
                 shards.mark(result.segment.key)
             continue
         count += 1
