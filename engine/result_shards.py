@@ -6,7 +6,8 @@ finished image with its path as listed and its detections, encoded as in the rev
 (compressed npz in base64, no pickles). A shard is written whole to a temporary file and
 renamed, every `flush_every` images or `flush_seconds`, and when the run stops for any
 reason, so a `kill -9` loses at most that much finished work. Failed images are not kept:
-a rerun tries them again.
+a rerun tries them again. A video frame is kept under `VIDEO#frame=N`, and a finished video
+segment as a marker line (`{"path": key, "marker": true}`) with no detections.
 
 Client memory stays small for any number of images: finished images are remembered as
 8-byte hashes of their paths, and merging reads one line at a time.
@@ -120,8 +121,16 @@ class ResultShards:
             self._write_run_info()
         height, width = detections.image_size
         payload = base64.b64encode(encode_detections(detections)).decode("ascii")
-        self._buffer.append(json.dumps({"path": str(path), "height": height, "width": width,
-                                        "seconds": detections.inference_seconds, "detections": payload}))
+        self._keep({"path": str(path), "height": height, "width": width,
+                    "seconds": detections.inference_seconds, "detections": payload})
+
+    def mark(self, key: str) -> None:
+        """Keep a marker that `pending` counts as done (a finished video segment), written with
+        the next flush: after every result added before it, so a kept marker means they are kept."""
+        self._keep({"path": key, "marker": True})
+
+    def _keep(self, record: dict) -> None:
+        self._buffer.append(json.dumps(record))
         if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 

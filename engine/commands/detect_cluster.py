@@ -1,18 +1,24 @@
 """`sightline detect PATH... --cluster ADDRESS|auto`: the same detection, run on a Ray cluster.
 
-Same inputs, options and outputs as a local run. Results are kept per image in shards beside
-the first output (`--out`, else `--csv`, else the `--overlays` folder) as they arrive, so a
-rerun of the same command after a crash or Ctrl-C skips the finished images; COCO and CSV
-are then written from all kept results, in the order the images are listed.
+Same inputs, options and outputs as a local run. Results are kept per image (and per video
+frame, with a marker per finished video segment) in shards beside the first output (`--out`,
+else `--csv`, else the `--overlays` folder) as they arrive, so a rerun of the same command
+after a crash or Ctrl-C skips the finished images and segments; COCO and CSV are then written
+from all kept results, in the order the images are listed, then each video's frames in order.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from itertools import chain
 from pathlib import Path
 
 from engine import console
+from engine.cluster_video import SegmentEnd, frame_key
+from engine.commands.detect_cluster_video import frame_items, pending_segments, plan_videos, save_videos
+from engine.commands.detect_outputs import output_problems
+from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.export import ExportItem, write_bytes_atomic
 from engine.export_stream import write_streamed
@@ -20,8 +26,6 @@ from engine.images import scan_paths
 from engine.models import REGISTRY, UnknownModel, default_model_name, get_spec
 from engine.result_shards import ResultShards, ShardsError, shards_beside
 from engine.types import Detections, ImageFailure
-
-VIDEO_REASON = "videos are not sent to the cluster; analyse it without --cluster"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,64 +71,93 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     scan = scan_paths(args.paths)
     summary = Summary(skipped=len(scan.skipped))
-    summary.failures += [ImageFailure(str(p), "file or folder not found") for p in scan.missing]
-    summary.failures += [ImageFailure(str(p), VIDEO_REASON) for p in scan.videos]
-    if not scan.images:
-        console.error(f"no images found in {', '.join(args.paths)} ({len(scan.skipped)} other files skipped)")
+    summary.failures += scan_failures(scan)
+    if not scan.images and not scan.videos:
+        console.error(nothing_found_message(args.paths, scan))
         return EXIT_USAGE
+    problems = output_problems(args, scan)
+    if problems:
+        for problem in problems:
+            console.error(problem)
+        return EXIT_USAGE
+    videos = plan_videos(scan.videos, args, summary)
     model = args.model or default_model_name()
     shards = ResultShards(shards_beside(Path(args.out or args.csv or args.overlays)),
                           {"model": model, "size": args.size, "score": args.score})
     try:
         shards.open()
-        todo = shards.pending(scan.images)
-        plan = _connect(cluster, args, todo)
+        todo, segments = shards.pending(scan.images), pending_segments(shards, videos)
+        plan = _connect(cluster, args, bool(todo or segments))
     except (ShardsError, cluster.ClusterError) as exc:
         console.error(str(exc))
         return EXIT_USAGE
-    sys.stderr.write(f"model {model}: {len(scan.images) - len(todo)} images done before (kept in {shards.folder}), "
-                     f"{len(todo)} to go{' on ' + plan.describe() if plan else ''}\n")
-    if todo:
-        _detect_remaining(cluster, todo, plan, model, shards, args, summary, scan.images)
+    _say_what_is_left(model, scan.images, todo, videos, segments, shards, plan)
+    if todo or segments:
+        _detect_remaining(cluster, todo, segments, plan, model, shards, args, summary, scan.images)
     unavailable = [f for f in summary.failures if cluster.MODEL_UNAVAILABLE in f.reason]
-    if unavailable and len(unavailable) == len(todo):  # as a local run: a model error, not image failures
+    if unavailable and len(unavailable) == len(todo) + len(segments):  # as a local run: a model error
         console.error(unavailable[0].reason)
         return EXIT_USAGE
-    _write_outputs(shards, scan.images, args, model, summary)
+    _write_outputs(shards, scan.images, videos, args, model, summary)
+    if args.save_video and videos:
+        save_videos(shards, videos, args, summary, several=len(scan.videos) > 1)
     summary.report()
     return EXIT_FAILURES if summary.failures else EXIT_OK
 
 
-def _connect(cluster, args, todo: list):
+def _say_what_is_left(model: str, images: list, todo: list, videos: list, segments: list, shards, plan) -> None:
+    segments_note = ""
+    if videos:
+        total = sum(len(v.segments) for v in videos)
+        segments_note = f", {total - len(segments)} of {total} video segments done before, {len(segments)} to go"
+    sys.stderr.write(f"model {model}: {len(images) - len(todo)} images done before (kept in {shards.folder}), "
+                     f"{len(todo)} to go{segments_note}{' on ' + plan.describe() if plan else ''}\n")
+
+
+def _connect(cluster, args, work_left: bool):
     """The worker plan, once connected; None (and no connection) when nothing is left to do."""
-    if not todo:
+    if not work_left:
         return None
     sys.stderr.write(f"cluster {args.cluster}: {cluster.connect(args.cluster)}\n")
     return cluster.plan_workers(args.gpus_per_worker, args.workers)
 
 
-def _detect_remaining(cluster, todo: list, plan, model: str, shards: ResultShards, args, summary,
+def _detect_remaining(cluster, todo: list, segments: list, plan, model: str, shards: ResultShards, args, summary,
                       images: list[Path]) -> None:
-    """Run the images not done yet on the cluster, keeping each result as it comes."""
+    """Run the images and video segments not done yet on the cluster, keeping each result as it comes."""
     settings = cluster.DetectSettings(model=model, device=args.device, size=args.size,
-                                      batch_size=args.batch_size, score=args.score, overlays=bool(args.overlays))
+                                      batch_size=args.batch_size, score=args.score, overlays=bool(args.overlays),
+                                      video_batch=args.video_batch or args.batch_size)
+    total = len(todo) + sum(len(segment.frames) for segment in segments)
     try:
-        _collect(cluster.detect_on_cluster(todo, settings, plan), len(todo), shards, args, summary,
+        _collect(cluster.detect_on_cluster(todo, settings, plan, segments=segments), total, shards, args, summary,
                  _overlay_names(images) if args.overlays else {})
     except KeyboardInterrupt:
-        sys.stderr.write(f"\nstopped: finished images are kept in {shards.folder}; run the same command again "
-                         "to go on from there\n")
+        sys.stderr.write(f"\nstopped: finished images and video segments are kept in {shards.folder}; run the "
+                         "same command again to go on from there\n")
         raise
     finally:
         shards.flush()
 
 
 def _collect(results, total: int, shards: ResultShards, args, summary, overlay_names: dict[str, str]) -> None:
-    """Keep each result as it arrives; write its overlay at once."""
+    """Keep each result as it arrives; write its overlay at once; mark finished segments."""
     bar = console.ProgressBar(total, "detect")
-    for count, result in enumerate(results, start=1):
+    count = 0
+    for result in results:
+        if isinstance(result, SegmentEnd):
+            if result.failure:
+                summary.failures.append(ImageFailure(result.segment.describe(), result.failure))
+            if result.complete:
+                shards.mark(result.segment.key)
+            continue
+        count += 1
+        video = result.frame_index >= 0
         if result.detections is None:
-            summary.failures.append(ImageFailure(result.path, result.failure))
+            where = f"{result.path} (frame {result.frame_index})" if video else result.path
+            summary.failures.append(ImageFailure(where, result.failure))
+        elif video:
+            shards.add(frame_key(result.path, result.frame_index), result.detections)
         else:
             if result.overlay:  # first: a kept result always has its overlay
                 write_bytes_atomic(args.overlays / overlay_names[result.path], result.overlay)
@@ -144,9 +177,9 @@ def _categories(shards: ResultShards, model: str):
     return None
 
 
-def _write_outputs(shards: ResultShards, images: list[Path], args, model: str, summary) -> None:
+def _write_outputs(shards: ResultShards, images: list[Path], videos: list, args, model: str, summary) -> None:
     """COCO and CSV from every kept result (this run's and earlier runs'), in listing order."""
-    items = (ExportItem(path, det) for path, det in shards.merged(images))
+    items = chain((ExportItem(path, det) for path, det in shards.merged(images)), frame_items(shards, videos))
     name = shards.run_info.get("model_name") or model
     summary.done, summary.detections = write_streamed(items, args.out, args.csv, name, _categories(shards, model))
     for path in (args.out, args.csv):

@@ -6,13 +6,16 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from engine import cluster_video
 from engine.demo.scenes import make_scene
+from engine.demo.shapes_video import write_shapes_video
 from engine.result_shards import ResultShards
 
 ray = pytest.importorskip("ray")
@@ -60,7 +63,8 @@ def test_workers_without_the_weights_exit_2_naming_the_file(scenes, tmp_path, lo
 
 
 def _by_file(document: dict) -> dict:
-    names = {image["id"]: Path(image["file_name"]).name for image in document["images"]}
+    """Annotations by image (file name, and frame index for a video frame)."""
+    names = {image["id"]: (Path(image["file_name"]).name, image.get("frame_index", -1)) for image in document["images"]}
     found = {name: [] for name in names.values()}
     for ann in document["annotations"]:
         found[names[ann["image_id"]]].append(ann)
@@ -162,3 +166,66 @@ def test_workers_are_planned_from_the_cluster_resources(local_ray):
     assert (plan_workers(workers=2).workers, plan_workers(workers=2).cpus) == (2, 1.0)
     with pytest.raises(ClusterError, match="the cluster has 0"):
         plan_workers(gpus_per_worker=1)
+
+
+def _frame_count(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+
+
+def test_a_video_goes_to_the_cluster_in_segments_that_stream_back_and_resume(tmp_path, local_ray, run_cli,
+                                                                             monkeypatch):
+    clip = tmp_path / "clip.mp4"
+    write_shapes_video(clip, frames=30)  # 25 frames/s: --start 0.1 is frame 3; stride 2: frames 3, 5, ..., 29
+    options = ("--model", "demo-shapes", "--stride", "2", "--start", "0.1", "--video-batch", "1")
+    code, _, err = run_cli("detect", clip, *options, "--device", "cpu", "--out", tmp_path / "local.json",
+                           "--csv", tmp_path / "local.csv", "--save-video", tmp_path / "local.mp4")
+    assert code == 0, err
+
+    monkeypatch.setattr(cluster_video, "SEGMENT_FRAMES", 4)  # 14 frames: segments of 4, 4, 4 and 2 frames
+    remote_out = tmp_path / "remote.json"
+    command = ("detect", clip, *options, "--cluster", "auto", "--out", remote_out, "--csv", tmp_path / "remote.csv",
+               "--save-video", tmp_path / "remote.mp4")
+    real_add, real_mark, arrivals, marks = ResultShards.add, ResultShards.mark, [], []
+
+    def add_and_note(self, path, detections):
+        arrivals.append((time.monotonic(), path, detections.inference_seconds))
+        real_add(self, path, detections)
+
+    def mark_then_interrupt(self, key):  # Ctrl-C once the second segment is kept
+        real_mark(self, key)
+        marks.append(key)
+        if len(marks) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResultShards, "add", add_and_note)
+    monkeypatch.setattr(ResultShards, "mark", mark_then_interrupt)
+    code, _, err = run_cli(*command)
+    assert code == 130 and "run the same command again" in err, err
+    assert not remote_out.exists()
+    # frames come back one by one as the worker finishes them, not a segment at a time
+    first = [(at, seconds) for at, path, seconds in arrivals if path.endswith(("=3", "=5", "=7", "=9"))]
+    assert len(first) == 4
+    assert first[-1][0] - first[0][0] >= 0.5 * sum(seconds for _, seconds in first[1:]), arrivals
+    monkeypatch.setattr(ResultShards, "add", real_add)
+    monkeypatch.setattr(ResultShards, "mark", real_mark)
+
+    code, _, err = run_cli(*command)
+    assert code == 0, err
+    assert "2 of 4 video segments done before, 2 to go" in err
+    kept = [json.loads(l)["path"] for part in (tmp_path / "remote.json.parts").glob("part-*.jsonl")
+            for l in part.read_text().splitlines()]
+    finished = [f"{clip}#frame={i}" for i in range(3, 19, 2)]  # the two segments kept before the interruption
+    assert all(kept.count(key) == 1 for key in finished), kept  # not computed again
+    local, remote = json.loads((tmp_path / "local.json").read_text()), json.loads(remote_out.read_text())
+    frames = [(i["file_name"], i["frame_index"], i["time_s"]) for i in local["images"]]
+    assert [(i["file_name"], i["frame_index"], i["time_s"]) for i in remote["images"]] == frames
+    assert [f[1] for f in frames] == list(range(3, 30, 2))
+    _assert_same_detections(local, remote)
+    assert remote["categories"] == local["categories"]
+    rows = (tmp_path / "remote.csv").read_text().splitlines()
+    assert len(rows) == len((tmp_path / "local.csv").read_text().splitlines()) == 1 + len(remote["annotations"])
+    assert _frame_count(tmp_path / "remote.mp4") == _frame_count(tmp_path / "local.mp4") == 27  # frames 3 to 29
