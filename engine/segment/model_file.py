@@ -20,7 +20,7 @@ import torch
 
 from engine import weights as W
 from engine.segment.unet import UNet
-from engine.train.checkpoint import check_version_and_keys, default_model_path, torch_save_atomic
+from engine.train.checkpoint import check_version_and_keys, default_model_path, save_checkpoint
 
 FORMAT = "sightline-segmenter"
 FORMAT_VERSION = 1
@@ -90,7 +90,7 @@ def make_segmenter_file(model: UNet, class_names, input_size: int, mean, std, me
 
 def save_segmenter(file: SegmenterFile, path: Optional[str | os.PathLike] = None) -> Path:
     """Write atomically to `path` (default: a new file in the user models folder)."""
-    return torch_save_atomic(file.to_dict(), Path(path) if path else default_model_path(file.name or "segmenter"))
+    return save_checkpoint(file.to_dict(), Path(path) if path else default_model_path(file.name or "segmenter"))
 
 
 def load_segmenter_file(path: str | os.PathLike) -> SegmenterFile:

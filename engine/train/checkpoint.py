@@ -160,7 +160,6 @@ def save_checkpoint(data: dict, target: Path) -> Path:
     return target
 
 
-torch_save_atomic = save_checkpoint  # the segmenter's name for it
 
 
 def save_classifier(checkpoint: ClassifierCheckpoint, path: Optional[str | os.PathLike] = None) -> Path:
