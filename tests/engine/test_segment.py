@@ -147,3 +147,42 @@ def test_class_map_overlay_tints_only_objects():
     drawn = draw_class_map(image, classes, opacity=0.5)
     assert (drawn[0, 0] == 100).all() and not (drawn[1, 1] == 100).all()
     assert (image == 100).all()
+
+
+def test_dice_loss_scores_every_class_alike_and_skips_ignored_pixels():
+    from engine.segment.train import soft_dice_loss
+
+    targets = torch.zeros(1, 8, 8, dtype=torch.long)
+    targets[0, :2, :2] = 1  # a small class: 4 pixels of 64
+    right = torch.nn.functional.one_hot(targets, 2).permute(0, 3, 1, 2).float() * 40
+    assert float(soft_dice_loss(right, targets)) < 0.01
+    # all background: 94% of the pixels right, but the small class is missed entirely
+    background = torch.zeros(1, 2, 8, 8)
+    background[:, 0] = 40
+    assert float(soft_dice_loss(background, targets)) > 0.4
+    ignored = targets.clone()
+    ignored[0, :2, :2] = IGNORE  # the missed pixels no longer count
+    assert float(soft_dice_loss(background, ignored)) < 0.5 * float(soft_dice_loss(background, targets))
+
+
+def test_default_crop_fits_the_network_stride_and_half_the_working_size():
+    settings = SegmenterSettings()
+    multiple = 2**settings.depth * settings.stem_stride
+    assert settings.crop % multiple == 0 and settings.crop >= settings.image_size // 2
+
+
+def test_files_of_the_previous_default_architecture_still_load(tmp_path):
+    from engine.segment.model_file import make_segmenter_file
+    from engine.segment.unet import UNet
+
+    names = ("background", "circle", "square", "triangle")
+    old = make_segmenter_file(UNet(4, base=16, depth=4, stem_stride=2), names, 320, (0.5,) * 3, (0.25,) * 3)
+    path = save_segmenter(old, tmp_path / "old.pt")
+    classes = Segmenter(path, device="cpu").predict(np.zeros((48, 70, 3), np.uint8))
+    assert classes.shape == (48, 70) and classes.max() < 4
+    # weights that do not fit the sizes the file states are refused, naming the file
+    mismatched = old.to_dict()
+    mismatched["architecture"]["depth"] = 5
+    torch.save(mismatched, tmp_path / "mismatched.pt")
+    with pytest.raises(SegmenterFileError, match="mismatched.pt: weights do not fit"):
+        Segmenter(tmp_path / "mismatched.pt", device="cpu")
