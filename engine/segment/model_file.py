@@ -2,7 +2,8 @@
 
     {format: "sightline-segmenter", format_version, name, state_dict,
      architecture: {name: "unet", base, depth, stem_stride}, class_names ("background" first),
-     input_size (the working size's longer side), normalisation: {mean, std}, metrics, date}
+     input_size (the working size's longer side), normalisation: {mean, std}, metrics, date,
+     background_bias (optional, 0 when absent)}
 
 written atomically like a classifier (engine.train.checkpoint) and read back with
 `torch.load(weights_only=True)`, so a file can never run code when it is opened.
@@ -42,6 +43,9 @@ class SegmenterFile:
     metrics: dict = field(default_factory=dict)
     date: str = ""
     name: str = ""
+    # added to the background logit before each pixel takes its best class: chosen on the
+    # validation images after training (engine.segment.calibrate); 0 in files from before it
+    background_bias: float = 0.0
     source: str = field(default="", compare=False)  # the file it was read from, for messages
 
     def to_dict(self) -> dict:
@@ -50,7 +54,7 @@ class SegmenterFile:
             "state_dict": self.state_dict, "architecture": dict(self.architecture),
             "class_names": list(self.class_names), "input_size": int(self.input_size),
             "normalisation": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
-            "metrics": self.metrics, "date": self.date,
+            "metrics": self.metrics, "date": self.date, "background_bias": float(self.background_bias),
         }  # fmt: skip
 
     @classmethod
@@ -66,7 +70,7 @@ class SegmenterFile:
             class_names=tuple(str(n) for n in data["class_names"]), input_size=int(data["input_size"]),
             mean=tuple(float(v) for v in norm["mean"]), std=tuple(float(v) for v in norm["std"]),
             metrics=dict(data.get("metrics") or {}), date=str(data.get("date", "")), name=str(data.get("name", "")),
-            source=source,
+            background_bias=float(data.get("background_bias", 0.0)), source=source,
         )  # fmt: skip
 
     def build(self) -> UNet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from engine.devices import resolve_device
 from engine.segment import metrics
 from engine.segment.augment import MEAN, STD, CropDataset, WholeDataset
+from engine.segment.calibrate import choose_background_bias
 from engine.segment.data import IGNORE, DataError, SegmentationData, split
 from engine.segment.model_file import SegmenterFile, make_segmenter_file
 from engine.segment.unet import UNet
@@ -105,7 +107,10 @@ def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return 1 - ((2 * overlap + 1) / (total + 1)).mean()
 
 
-def segmentation_loss(weights: torch.Tensor, dice: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def segmentation_loss(weights: Optional[torch.Tensor], dice: float) -> Loss:
     """Class-weighted cross-entropy plus `dice` times the soft Dice loss."""
     def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         value = F.cross_entropy(logits, targets, weight=weights, ignore_index=IGNORE)
@@ -183,7 +188,20 @@ def train_segmenter(data: SegmentationData, settings: SegmenterSettings = Segmen
         if run.finished(epoch, stop, began):
             break
     tracker.skip(tracker.total - tracker.done)
-    return run.result(train, val)
+    return calibrated(run.result(train, val), val, settings.device, cancel)
+
+
+def calibrated(training: SegmenterTraining, val, device: str, cancel: Optional[CancelToken]) -> SegmenterTraining:
+    """`training` with its file's background bias chosen on the validation images (none without
+    them: the training images would only flatter it); the metrics add the validation figures
+    at the images' own size without and with it."""
+    if not val:
+        return training
+    bias, scores = choose_background_bias(training.file, val, device, cancel=cancel)
+    found = {**training.file.metrics, "background_bias": bias,
+             "at_own_size": {"without_bias": scores.get(0.0, {}), "with_bias": scores[bias]}}
+    training.file = dataclasses.replace(training.file, background_bias=bias, metrics=found)
+    return training
 
 
 class _Run:
