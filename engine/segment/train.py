@@ -43,8 +43,8 @@ class SegmenterSettings:
     seed: int = 0
     # 8-16-32-64-64-64 channels, five poolings after a stride-2 stem (1/64 at the bottleneck):
     # a circle is told from a square only by its outline, so the deep levels must see whole
-    # shapes; at a quarter of the cost per step of 16 base channels and four poolings, which
-    # found the shapes but did not learn to tell them apart in the time given (issue 15)
+    # shapes; at two fifths of the CPU time per step of 16 base channels and four poolings,
+    # which found the shapes but did not learn to tell them apart in the time given (issue 15)
     base: int = 8  # channels of the first U-Net level
     depth: int = 5
     stem_stride: int = 2
