@@ -137,5 +137,10 @@ def run(args: argparse.Namespace) -> int:
           f"validation on {found['validation']} ({result.val_images})")
     print(f"mean IoU {_fmt(found.get('mean_iou'))}  foreground IoU {_fmt(found.get('foreground_iou'))}  " +
           "  ".join(f"{k} {_fmt(v)}" for k, v in (found.get("iou") or {}).items()))
+    if "at_own_size" in found:
+        before, after = found["at_own_size"]["without_bias"], found["at_own_size"]["with_bias"]
+        print(f"background bias {result.file.background_bias:+.2f} (chosen on the validation images at their own "
+              f"size: mean IoU {_fmt(before.get('mean_iou'))} -> {_fmt(after.get('mean_iou'))}, "
+              f"foreground IoU {_fmt(before.get('foreground_iou'))} -> {_fmt(after.get('foreground_iou'))})")
     print(f"model written to {path}")
     return EXIT_OK

@@ -2,7 +2,8 @@
 
     {format: "sightline-segmenter", format_version, name, state_dict,
      architecture: {name: "unet", base, depth, stem_stride}, class_names ("background" first),
-     input_size (the working size's longer side), normalisation: {mean, std}, metrics, date}
+     input_size (the working size's longer side), normalisation: {mean, std}, metrics, date,
+     background_bias (optional, 0 when absent)}
 
 written atomically like a classifier (engine.train.checkpoint) and read back with
 `torch.load(weights_only=True)`, so a file can never run code when it is opened.
@@ -42,6 +43,10 @@ class SegmenterFile:
     metrics: dict = field(default_factory=dict)
     date: str = ""
     name: str = ""
+    # added to the background logit before each pixel takes its best class: chosen on the
+    # validation images after training (engine.segment.calibrate); 0 in files from before it
+    background_bias: float = 0.0
+    source: str = field(default="", compare=False)  # the file it was read from, for messages
 
     def to_dict(self) -> dict:
         return {
@@ -49,7 +54,7 @@ class SegmenterFile:
             "state_dict": self.state_dict, "architecture": dict(self.architecture),
             "class_names": list(self.class_names), "input_size": int(self.input_size),
             "normalisation": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
-            "metrics": self.metrics, "date": self.date,
+            "metrics": self.metrics, "date": self.date, "background_bias": float(self.background_bias),
         }  # fmt: skip
 
     @classmethod
@@ -65,18 +70,22 @@ class SegmenterFile:
             class_names=tuple(str(n) for n in data["class_names"]), input_size=int(data["input_size"]),
             mean=tuple(float(v) for v in norm["mean"]), std=tuple(float(v) for v in norm["std"]),
             metrics=dict(data.get("metrics") or {}), date=str(data.get("date", "")), name=str(data.get("name", "")),
+            background_bias=float(data.get("background_bias", 0.0)), source=source,
         )  # fmt: skip
 
     def build(self) -> UNet:
-        """The network with these weights, in eval mode, on the CPU."""
-        arch = self.architecture
+        """The network with these weights, in eval mode, on the CPU. Files of every earlier
+        default architecture (16 base channels and four poolings before issue 15's change) build
+        from the sizes they store; weights that do not fit those sizes are refused."""
+        arch, where = self.architecture, f"{self.source}: " if self.source else ""
         if arch.get("name") != "unet":
-            raise SegmenterFileError(f"unknown segmenter architecture '{arch.get('name')}'")
+            raise SegmenterFileError(f"{where}unknown segmenter architecture '{arch.get('name')}'")
         model = UNet(len(self.class_names), int(arch["base"]), int(arch["depth"]), int(arch.get("stem_stride", 1)))
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as exc:
-            raise SegmenterFileError(f"weights do not fit the stored architecture ({str(exc).splitlines()[0]})") from None
+            first_line = str(exc).splitlines()[0]
+            raise SegmenterFileError(f"{where}weights do not fit the stored architecture ({first_line})") from None
         return model.eval()
 
 

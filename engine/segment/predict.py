@@ -48,7 +48,14 @@ class Segmenter:
         tensor = to_tensor(small, self.file.mean, self.file.std)[None].to(self.device)
         with torch.inference_mode():
             out = self.network(tensor, upsample=False)[0].float().permute(1, 2, 0).contiguous().cpu().numpy()
+        if self.file.background_bias:
+            out[..., 0] += self.file.background_bias
         return out, (padded_h, padded_w, height, width)
+
+    def full_logits(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, C) float32 logits at the image's own size (bilinear from the network's)."""
+        logits, dims = self.logits(image)
+        return _at_size(logits, dims, *image.shape[:2])
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """(H, W) uint8 class map of an (H, W, 3) uint8 RGB image, at its own size."""
@@ -58,19 +65,24 @@ class Segmenter:
         """The class map and, when asked, each pixel's probability of its class (float32,
         computed at the network's resolution and scaled up)."""
         began = time.perf_counter()
-        logits, (padded_h, padded_w, height, width) = self.logits(image)
-        full_h, full_w = image.shape[:2]
-        # the padded working image scaled to the original's scale, then the padding cut off
-        size = (max(full_w, round(padded_w * full_w / width)), max(full_h, round(padded_h * full_h / height)))
-        full = cv2.resize(logits, size, interpolation=cv2.INTER_LINEAR).reshape(size[1], size[0], -1)
-        classes = full[:full_h, :full_w].argmax(-1).astype(np.uint8)
+        logits, dims = self.logits(image)
+        classes = _at_size(logits, dims, *image.shape[:2]).argmax(-1).astype(np.uint8)
         probability = None
         if confidence:
             exp = np.exp(logits - logits.max(-1, keepdims=True))
             best = (1.0 / exp.sum(-1)).astype(np.float32)  # the top class's softmax probability
-            probability = cv2.resize(best, size, interpolation=cv2.INTER_LINEAR)[:full_h, :full_w]
+            probability = _at_size(best[..., None], dims, *image.shape[:2])[..., 0]
         self.last_seconds = time.perf_counter() - began
         return classes, probability
+
+
+def _at_size(values: np.ndarray, dims: tuple[int, int, int, int], full_h: int, full_w: int) -> np.ndarray:
+    """(h, w, C) values over the padded working image scaled to the original's scale
+    (bilinear), the padding cut off: (full_h, full_w, C)."""
+    padded_h, padded_w, height, width = dims
+    size = (max(full_w, round(padded_w * full_w / width)), max(full_h, round(padded_h * full_h / height)))
+    full = cv2.resize(values, size, interpolation=cv2.INTER_LINEAR).reshape(size[1], size[0], -1)
+    return full[:full_h, :full_w]
 
 
 def palette(count: int) -> np.ndarray:

@@ -1,17 +1,18 @@
-"""Training the segmenter: random augmented crops, weighted cross-entropy, AdamW with a cosine
-schedule, validation mean IoU after every epoch, early stopping, and the best epoch's weights
-kept. One training epoch is `train_one_epoch` from engine.train.loop (the classifier's loop);
-progress and cancellation follow its contract: `progress(Progress)` after every batch, a
-`cancel` token that aborts (Cancelled), a `stop` token that ends after the current batch and
-keeps the best epoch, `on_epoch(SegmenterEpoch)` after every epoch. Nothing here prints.
+"""Training the segmenter: random augmented crops, weighted cross-entropy plus soft Dice, AdamW
+with a cosine schedule, validation mean IoU after every epoch, early stopping, and the best
+epoch's weights kept. One training epoch is `train_one_epoch` from engine.train.loop (the
+classifier's loop); progress and cancellation follow its contract: `progress(Progress)` after
+every batch, a `cancel` token that aborts (Cancelled), a `stop` token that ends after the
+current batch and keeps the best epoch, `on_epoch(SegmenterEpoch)` after every epoch. Nothing
+here prints.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from engine.devices import resolve_device
 from engine.segment import metrics
 from engine.segment.augment import MEAN, STD, CropDataset, WholeDataset
+from engine.segment.calibrate import choose_background_bias
 from engine.segment.data import IGNORE, DataError, SegmentationData, split
 from engine.segment.model_file import SegmenterFile, make_segmenter_file
 from engine.segment.unet import UNet
@@ -31,17 +33,22 @@ from engine.types import CancelToken, ProgressCallback
 
 @dataclass(frozen=True)
 class SegmenterSettings:
-    epochs: int = 60
+    epochs: int = 100
     image_size: int = 320  # the working size's longer side, in pixels
     batch_size: int = 8
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    patience: int = 12  # epochs without a better validation mean IoU (0: never stop early)
+    patience: int = 20  # epochs without a better validation mean IoU (0: never stop early)
     val_fraction: float = 0.2
     seed: int = 0
-    base: int = 16  # channels of the first U-Net level
-    depth: int = 4
+    # 8-16-32-64-64-64 channels, five poolings after a stride-2 stem (1/64 at the bottleneck):
+    # a circle is told from a square only by its outline, so the deep levels must see whole
+    # shapes; at two fifths of the CPU time per step of 16 base channels and four poolings,
+    # which found the shapes but did not learn to tell them apart in the time given (issue 15)
+    base: int = 8  # channels of the first U-Net level
+    depth: int = 5
     stem_stride: int = 2
+    dice: float = 1.0  # weight of the soft Dice loss beside the cross-entropy (0: cross-entropy only)
     samples_per_epoch: int = 256  # crops per epoch (small folders are cycled through)
     max_minutes: Optional[float] = None  # stop after the epoch that passes this, keep the best
     device: str = "auto"
@@ -49,8 +56,10 @@ class SegmenterSettings:
 
     @property
     def crop(self) -> int:
+        """The training crop's side: half the working size rounded up to the network's stride,
+        so the largest shapes fit whole in most crops."""
         multiple = 2**self.depth * self.stem_stride
-        return max(multiple, (self.image_size // 2) // multiple * multiple)
+        return max(multiple, -(-(self.image_size // 2) // multiple) * multiple)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,27 @@ def class_weights(pixel_counts: np.ndarray) -> torch.Tensor:
     floor = freq[freq > 0].min() if (freq > 0).any() else 1.0
     weights = 1.0 / np.sqrt(np.maximum(freq, floor))
     return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1 - the mean over classes of the soft Dice coefficient over the batch (IGNORE pixels
+    left out): every class counts alike however few pixels it has, like the mean IoU."""
+    keep = (targets != IGNORE).unsqueeze(1).to(logits.dtype)
+    probs = logits.float().softmax(1) * keep
+    onehot = F.one_hot(targets.clamp(max=logits.shape[1] - 1), logits.shape[1]).permute(0, 3, 1, 2) * keep
+    overlap, total = (probs * onehot).sum((0, 2, 3)), (probs + onehot).sum((0, 2, 3))
+    return 1 - ((2 * overlap + 1) / (total + 1)).mean()
+
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def segmentation_loss(weights: Optional[torch.Tensor], dice: float) -> Loss:
+    """Class-weighted cross-entropy plus `dice` times the soft Dice loss."""
+    def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        value = F.cross_entropy(logits, targets, weight=weights, ignore_index=IGNORE)
+        return value + dice * soft_dice_loss(logits, targets) if dice else value
+    return loss
 
 
 def validate(model: UNet, loader, device: torch.device, class_names, tracker: Optional[ProgressTracker] = None,
@@ -135,7 +165,7 @@ def train_segmenter(data: SegmentationData, settings: SegmenterSettings = Segmen
     model = UNet(len(data.class_names), settings.base, settings.depth, settings.stem_stride).to(device)
     train, val, train_loader, val_loader = _loaders(data, settings, model.pad_multiple)
     weights = class_weights(data.pixel_counts()).to(device)
-    loss_fn = partial(F.cross_entropy, weight=weights, ignore_index=IGNORE)
+    loss_fn = segmentation_loss(weights, settings.dice)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     tracker = ProgressTracker(settings.epochs * (len(train_loader) + len(val_loader)), progress, cancel)
     run = _Run(model, data.class_names, settings)
@@ -158,7 +188,20 @@ def train_segmenter(data: SegmentationData, settings: SegmenterSettings = Segmen
         if run.finished(epoch, stop, began):
             break
     tracker.skip(tracker.total - tracker.done)
-    return run.result(train, val)
+    return calibrated(run.result(train, val), val, settings.device, cancel)
+
+
+def calibrated(training: SegmenterTraining, val, device: str, cancel: Optional[CancelToken]) -> SegmenterTraining:
+    """`training` with its file's background bias chosen on the validation images (none without
+    them: the training images would only flatter it); the metrics add the validation figures
+    at the images' own size without and with it."""
+    if not val:
+        return training
+    bias, scores = choose_background_bias(training.file, val, device, cancel=cancel)
+    found = {**training.file.metrics, "background_bias": bias,
+             "at_own_size": {"without_bias": scores.get(0.0, {}), "with_bias": scores[bias]}}
+    training.file = dataclasses.replace(training.file, background_bias=bias, metrics=found)
+    return training
 
 
 class _Run:

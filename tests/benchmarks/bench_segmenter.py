@@ -2,12 +2,16 @@
 
     python tests/benchmarks/bench_segmenter.py train OUT.pt [--scenes 80] [--max-minutes 28] [--threads 1]
     python tests/benchmarks/bench_segmenter.py evaluate OUT.pt [--scenes 150] [--threads 2]
+    python tests/benchmarks/bench_segmenter.py calibrate OUT.pt [--scenes 80]
 
 `train` writes demo-generator scenes with seeds 3,000,000.. (default generator settings) to a
 temporary folder as PNG + COCO and trains with the `sightline train-segmenter` defaults
 (engine.segment.train.SegmenterSettings()), except for the time limit. `evaluate` scores the
 model on scenes 0..N-1, the demo evaluation seeds, disjoint from the training seeds: per-class
 IoU, mean IoU over the three shapes, foreground IoU (any shape against background).
+`calibrate` chooses the background bias of a model trained before `train-segmenter` did so
+itself, on the same validation scenes its training held out (the same seeded split), and
+writes it into the file.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from engine.demo.scenes import make_scene  # noqa: E402
 from engine.demo.scenes_coco import write_scene_folder  # noqa: E402
 from engine.segment import metrics  # noqa: E402
-from engine.segment.data import load_coco, paint  # noqa: E402
-from engine.segment.model_file import save_segmenter  # noqa: E402
-from engine.segment.train import SegmenterSettings, train_segmenter  # noqa: E402
+from engine.segment.data import load_coco, paint, split  # noqa: E402
+from engine.segment.model_file import load_segmenter_file, save_segmenter  # noqa: E402
+from engine.segment.train import SegmenterSettings, SegmenterTraining, calibrated, train_segmenter  # noqa: E402
 
 TRAIN_SEED_BASE = 3_000_000
 EVAL_SEED_BASE = 0
@@ -46,6 +50,24 @@ def train(args) -> None:
     print(f"trained {time.monotonic() - began:.0f} s wall, {time.process_time() - cpu:.0f} s CPU time, "
           f"{torch.get_num_threads()} threads, {len(result.history)} epochs, best {result.best_epoch} "
           f"({result.stop_reason}); wrote {args.model}")
+
+
+def validation_samples(scenes: int, folder: str):
+    data = load_coco(write_scene_folder(folder, TRAIN_SEED_BASE, scenes))
+    defaults = SegmenterSettings()
+    return split(data.samples, defaults.val_fraction, defaults.seed)[1]
+
+
+def calibrate(args) -> None:
+    file = load_segmenter_file(args.model)
+    with tempfile.TemporaryDirectory() as folder:
+        val = validation_samples(args.scenes, folder)
+        training = calibrated(SegmenterTraining(file), val, "cpu", None)
+    save_segmenter(training.file, args.model)
+    before, after = (training.file.metrics["at_own_size"][k] for k in ("without_bias", "with_bias"))
+    print(f"background bias {training.file.background_bias:+.2f} chosen on {len(val)} validation scenes (at "
+          f"their own size): mean IoU {before['mean_iou']:.3f} -> {after['mean_iou']:.3f}, foreground IoU "
+          f"{before['foreground_iou']:.3f} -> {after['foreground_iou']:.3f}")
 
 
 def evaluate(args) -> None:
@@ -72,7 +94,7 @@ def evaluate(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("train", "evaluate"))
+    parser.add_argument("step", choices=("train", "evaluate", "calibrate"))
     parser.add_argument("model", type=Path)
     parser.add_argument("--scenes", type=int, default=None)
     parser.add_argument("--max-minutes", type=float, default=28.0)
@@ -80,9 +102,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.step == "train":
+    if args.step in ("train", "calibrate"):
         args.scenes = args.scenes or 80
-        train(args)
+        (train if args.step == "train" else calibrate)(args)
     else:
         args.scenes = args.scenes or 150
         evaluate(args)

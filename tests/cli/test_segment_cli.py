@@ -31,6 +31,7 @@ def test_train_segmenter_writes_one_model_file(trained):
     assert loaded.class_names == ("background", "circle", "square", "triangle")
     assert loaded.input_size == 64 and len(loaded.metrics["history"]) == 1
     assert "3 images, 3 classes" in out and f"model written to {model}" in out
+    assert f"background bias {loaded.background_bias:+.2f} (chosen on the validation images" in out
     assert "epoch   1/1" in err and "val mIoU" in err
 
 

@@ -1,5 +1,6 @@
 """The segmenter engine: COCO class maps, a few training steps, the model file, prediction."""
 
+import dataclasses
 import fractions
 import json
 import math
@@ -92,6 +93,9 @@ def test_training_reports_epochs_and_keeps_the_best(scenes, one_torch_thread):
     assert result.file.metrics["mean_iou"] == pytest.approx(best.val_mean_iou)
     assert set(result.file.metrics["iou"]) == {"background", "circle", "square", "triangle"}
     assert result.train_images == 3 and result.val_images == 1
+    own = result.file.metrics["at_own_size"]  # the background bias was chosen on the validation image
+    assert result.file.metrics["background_bias"] == result.file.background_bias
+    assert own["with_bias"]["mean_iou"] >= own["without_bias"]["mean_iou"]
 
 
 def test_stop_keeps_a_model_and_cancel_aborts(scenes, one_torch_thread):
@@ -147,3 +151,85 @@ def test_class_map_overlay_tints_only_objects():
     drawn = draw_class_map(image, classes, opacity=0.5)
     assert (drawn[0, 0] == 100).all() and not (drawn[1, 1] == 100).all()
     assert (image == 100).all()
+
+
+def test_dice_loss_scores_every_class_alike_and_skips_ignored_pixels():
+    from engine.segment.train import soft_dice_loss
+
+    targets = torch.zeros(1, 8, 8, dtype=torch.long)
+    targets[0, :2, :2] = 1  # a small class: 4 pixels of 64
+    right = torch.nn.functional.one_hot(targets, 2).permute(0, 3, 1, 2).float() * 40
+    assert float(soft_dice_loss(right, targets)) < 0.01
+    # all background: 94% of the pixels right, but the small class is missed entirely
+    background = torch.zeros(1, 2, 8, 8)
+    background[:, 0] = 40
+    assert float(soft_dice_loss(background, targets)) > 0.4
+    ignored = targets.clone()
+    ignored[0, :2, :2] = IGNORE  # the missed pixels no longer count
+    assert float(soft_dice_loss(background, ignored)) < 0.5 * float(soft_dice_loss(background, targets))
+
+
+def test_default_crop_fits_the_network_stride_and_half_the_working_size():
+    settings = SegmenterSettings()
+    multiple = 2**settings.depth * settings.stem_stride
+    assert settings.crop % multiple == 0 and settings.crop >= settings.image_size // 2
+
+
+def test_files_of_the_previous_default_architecture_still_load(tmp_path):
+    from engine.segment.model_file import make_segmenter_file
+    from engine.segment.unet import UNet
+
+    names = ("background", "circle", "square", "triangle")
+    old = make_segmenter_file(UNet(4, base=16, depth=4, stem_stride=2), names, 320, (0.5,) * 3, (0.25,) * 3)
+    document = old.to_dict()
+    del document["background_bias"]  # files from before the bias lack it
+    path = tmp_path / "old.pt"
+    torch.save(document, path)
+    assert load_segmenter_file(path).background_bias == 0.0
+    classes = Segmenter(path, device="cpu").predict(np.zeros((48, 70, 3), np.uint8))
+    assert classes.shape == (48, 70) and classes.max() < 4
+    # weights that do not fit the sizes the file states are refused, naming the file
+    mismatched = old.to_dict()
+    mismatched["architecture"]["depth"] = 5
+    torch.save(mismatched, tmp_path / "mismatched.pt")
+    with pytest.raises(SegmenterFileError, match="mismatched.pt: weights do not fit"):
+        Segmenter(tmp_path / "mismatched.pt", device="cpu")
+
+
+def _disc(radius: float, size: int = 64) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return (yy - 32) ** 2 + (xx - 32) ** 2 <= radius**2
+
+
+def test_background_bias_shrinks_outlines_drawn_too_large(monkeypatch):
+    from engine.segment import calibrate
+    from engine.segment.data import Sample
+    from engine.segment.model_file import make_segmenter_file
+    from engine.segment.unet import UNet
+
+    file = make_segmenter_file(UNet(2, base=4, depth=1), ("background", "disc"), 64, (0.5,) * 3, (0.25,) * 3)
+    # the network's object logit falls off with the distance from the centre: its outline (where
+    # the two logits are equal) is a disc of radius 14, the truth's radius is 10
+    yy, xx = np.mgrid[:64, :64]
+    distance = np.sqrt((yy - 32.0) ** 2 + (xx - 32.0) ** 2)
+    logits = np.stack([np.zeros((64, 64)), (14 - distance) / 4], -1).astype(np.float32)
+    monkeypatch.setattr(calibrate.Segmenter, "full_logits", lambda self, image: logits)
+    truth = Sample("a.png", np.zeros((64, 64, 3), np.uint8), _disc(10).astype(np.uint8))
+    bias, scores = calibrate.choose_background_bias(file, [truth])
+    assert bias == pytest.approx(1.0)  # (14 - 10) / 4: the outline moved onto the truth's
+    assert scores[bias]["mean_iou"] > 0.95 > scores[0.0]["mean_iou"]
+    exact = Sample("b.png", truth.image, _disc(14).astype(np.uint8))
+    assert calibrate.choose_background_bias(file, [exact])[0] == 0.0  # nothing to move
+
+
+def test_prediction_adds_the_background_bias():
+    from engine.segment.model_file import make_segmenter_file
+    from engine.segment.unet import UNet
+
+    file = make_segmenter_file(UNet(2, base=4, depth=1), ("background", "disc"), 32, (0.5,) * 3, (0.25,) * 3)
+    image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    logits = Segmenter(file, device="cpu").full_logits(image)
+    shifted = dataclasses.replace(file, background_bias=float(np.abs(logits).max() * 2 + 1))
+    assert (Segmenter(shifted, device="cpu").predict(image) == 0).all()
+    lowered = dataclasses.replace(file, background_bias=-float(np.abs(logits).max() * 2 + 1))
+    assert (Segmenter(lowered, device="cpu").predict(image) == 1).all()
