@@ -37,11 +37,22 @@ def add_log_level(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) ->
                         "keeps info and above")  # fmt: skip
 
 
-def build_parser(prog: str = "sightline") -> argparse.ArgumentParser:
+def command_named(argv: list[str]) -> Optional[str]:
+    """The command `argv` runs: its first word that is one (None: none, e.g. `--help`)."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def build_parser(prog: str = "sightline", argv: Optional[list[str]] = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: only the command it names is imported (each command module
+    pulls in torch, torchvision or grad-cam: importing all eleven took 2 s more than one);
+    every command when it names none (`--help`, a typo)."""
     parser = argparse.ArgumentParser(prog=prog, description="Review what detection models see: the commands.")
     add_log_level(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = command_named(argv) if argv is not None else None
     for name, module_name in COMMANDS.items():
+        if wanted is not None and name != wanted:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a command whose module is not there (yet)
@@ -69,7 +80,7 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     """`python -m engine COMMAND ...`."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    parser = build_parser("python -m engine")
+    parser = build_parser("python -m engine", argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)

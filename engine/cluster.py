@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Optional, Sequence
@@ -77,6 +78,7 @@ class ImageResult:
     worker: str = ""
     frame_index: int = -1  # a video frame's index (path: the video), -1 for an image
     time_s: float = 0.0
+    done_at: float = 0.0  # when the worker finished it (time.time() there)
 
 
 def _check_reachable(address: str) -> None:
@@ -154,10 +156,10 @@ class DetectorWorker:
         comes back to the client on its own (see `_configure_ray_data`)."""
         for path, start, stop, stride in zip(batch["path"], batch["start"], batch["stop"], batch["stride"]):
             if start < 0:
-                yield _columns([self._one(str(path))])
+                yield _columns([dict(self._one(str(path)), done_at=time.time())])
             else:
                 for row in self._segment(str(path), int(start), int(stop), int(stride)):
-                    yield _columns([row])
+                    yield _columns([dict(row, done_at=time.time())])
 
     def _segment(self, path: str, start: int, stop: int, stride: int) -> Iterator[dict]:
         from engine.cluster_video import analyse_segment
@@ -197,7 +199,7 @@ class DetectorWorker:
 def _empty_row(path: str, where: str) -> dict:
     return {"path": path, "failure": "", "payload": b"", "height": 0, "width": 0, "seconds": 0.0,
             "vocabulary": "", "model": "", "overlay": b"", "worker": where, "frame": -1, "time": 0.0,
-            "start": -1, "stop": -1, "failed": 0}
+            "start": -1, "stop": -1, "failed": 0, "done_at": 0.0}
 
 
 def _columns(rows: list[dict]) -> dict:
@@ -209,12 +211,12 @@ def _result(row: dict) -> ImageResult:
 
     if row["failure"]:
         return ImageResult(row["path"], None, row["failure"], worker=row["worker"], frame_index=int(row["frame"]),
-                           time_s=float(row["time"]))
+                           time_s=float(row["time"]), done_at=float(row["done_at"]))
     detections = decode_detections(row["payload"], (int(row["height"]), int(row["width"])),
                                    json.loads(row["vocabulary"]), model_name=row["model"],
                                    inference_seconds=float(row["seconds"]))
     return ImageResult(row["path"], detections, overlay=row["overlay"] or b"", worker=row["worker"],
-                       frame_index=int(row["frame"]), time_s=float(row["time"]))
+                       frame_index=int(row["frame"]), time_s=float(row["time"]), done_at=float(row["done_at"]))
 
 
 def _configure_ray_data() -> None:

@@ -67,7 +67,7 @@ def refuse_missing(paths: list[str]) -> Optional[int]:
 
 
 def run_engine_command(argv: list[str], level: Optional[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv=argv).parse_args(argv)
     args.log_level = getattr(args, "log_level", None) or level
     if args.command == "train" and args.folder is None:
         from sightline.window import open_wizard
