@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import console
@@ -13,6 +12,7 @@ from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
 from engine.commands.argtypes import int_between, positive_int
 from engine.commands.detect_outputs import output_problems, overlay_names, write_results
+from engine.commands.summary import Summary  # noqa: F401 - also imported from here
 from engine.commands.scan_report import nothing_found_message, scan_failures
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic
@@ -56,24 +56,6 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     except ImportError:
         return
     detect_video.add_arguments(parser)
-
-
-@dataclass
-class Summary:
-    done: int = 0
-    detections: int = 0
-    skipped: int = 0
-    failures: list[ImageFailure] = field(default_factory=list)
-    seen: int = 0  # images taken from the list (done, failed or interrupted)
-
-    def report(self, stream=None) -> None:
-        stream = stream or sys.stderr
-        stream.write(
-            f"{self.done} images done, {self.detections} detections, "
-            f"{self.skipped} skipped (not images), {len(self.failures)} failed\n"
-        )
-        for failure in self.failures:
-            stream.write(f"  failed: {failure.path}: {failure.reason}\n")
 
 
 def make_detector(args: argparse.Namespace):

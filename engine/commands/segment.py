@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from engine import console
-from engine.commands.detect import Summary
+from engine.commands.summary import Summary
 from engine.commands.argtypes import positive_int
 from engine.commands.detect_video import _video_file, parse_time, video_output_path
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE

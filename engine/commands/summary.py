@@ -1,0 +1,26 @@
+"""What a detection or segmentation run tells at its end: counts and each failure, named."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from engine.types import ImageFailure
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    detections: int = 0
+    skipped: int = 0
+    failures: list[ImageFailure] = field(default_factory=list)
+    seen: int = 0  # images taken from the list (done, failed or interrupted)
+
+    def report(self, stream=None) -> None:
+        stream = stream or sys.stderr
+        stream.write(
+            f"{self.done} images done, {self.detections} detections, "
+            f"{self.skipped} skipped (not images), {len(self.failures)} failed\n"
+        )
+        for failure in self.failures:
+            stream.write(f"  failed: {failure.path}: {failure.reason}\n")
