@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
+from engine import console
 from engine.types import ImageFailure
 
 
@@ -17,10 +17,5 @@ class Summary:
     seen: int = 0  # images taken from the list (done, failed or interrupted)
 
     def report(self, stream=None) -> None:
-        stream = stream or sys.stderr
-        stream.write(
-            f"{self.done} images done, {self.detections} detections, "
-            f"{self.skipped} skipped (not images), {len(self.failures)} failed\n"
-        )
-        for failure in self.failures:
-            stream.write(f"  failed: {failure.path}: {failure.reason}\n")
+        console.report_summary(f"{self.done} images done, {self.detections} detections, {self.skipped} skipped "
+                               f"(not images), {len(self.failures)} failed", self.failures, stream)
