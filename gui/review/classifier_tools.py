@@ -1,6 +1,7 @@
-"""The review window's classifier commands: Tools ▸ Train classifier… (the wizard, one at a
-time, non-modal), the Classifier picker of the model panel (listed in the background, the
-choice kept in QSettings, a newly saved classifier added and chosen at once) and Review ▸
+"""The review window's classifier commands: Tools ▸ Train… (the wizard, one at a time,
+non-modal; its first page chooses a classifier or a detector), the Classifier picker of the
+model panel (listed in the background, the choice kept in QSettings, a newly saved classifier
+added and chosen at once) and Review ▸
 Apply classifier label(s). The labels themselves are `ClassifierLabels`' business."""
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ class ClassifierTools(QObject):
             return self.wizard
         from gui.wizard import TrainWizard
 
-        wizard = TrainWizard(self.window, device=self.window.controller.device)
+        wizard = TrainWizard(self.window, device=self.window.controller.device, choose=True,
+                             detector_folder=self.detector_training.folder())
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.classifierSaved.connect(self.on_classifier_saved)
+        wizard.detectorSaved.connect(self.detector_training.on_saved)
         wizard.destroyed.connect(self._wizard_gone)
         self.wizard = wizard
         wizard.show()

@@ -86,7 +86,7 @@ class ModelPanel(QWidget):
         self.classifiers = QComboBox()
         self.classifiers.setObjectName("classifierPicker")
         self.classifiers.setToolTip("Label each detection with a classifier you trained "
-                                    "(Tools ▸ Train classifier…)")
+                                    "(Tools ▸ Train…)")
         self.classifiers.addItem("None", "")
         self.info = QLabel()
         self.info.setWordWrap(True)
