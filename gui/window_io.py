@@ -93,7 +93,7 @@ class WindowIO(QObject):
         if not request.classifier_labels:  # the chosen classifier's labels go out with the detections
             classifier = self.window.classifier
             request = replace(request, classifier_labels=classifier.export_labels(), classifier=classifier.export_key())
-        folder = request.destination if request.kind == "images" else request.destination.parent
+        folder = request.destination if request.kind in ("images", "crops") else request.destination.parent
         self.window.settings.setValue("export_folder", str(folder))
         self.window.status.showMessage(f"Exporting to {request.destination}…")
         self.export_task = self.window.pool.submit(
