@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from engine.classify import ClassifierInfo, classifier_info, list_user_classifiers
 from engine.train.checkpoint import NotAClassifier
 from engine.weights import user_models_dir
+from gui.review.classify_all import ClassifyAll
 from gui.wizard.detector_training import DetectorTraining
 
 SETTINGS_KEY = "classifier"
@@ -42,6 +43,7 @@ class ClassifierTools(QObject):
         a = window.actions_
         a["train_classifier"].triggered.connect(self.open_wizard)
         self.detector_training = DetectorTraining(window)  # Tools > Train detector…
+        self.classify_all = ClassifyAll(window)  # Review > Classify all images, the "Classifier says" filter
         a["apply_classifier"].triggered.connect(lambda: self._say(self.labels.apply_selected()))
         a["apply_classifier_all"].triggered.connect(lambda: self._say(self.labels.apply_all()))
         window.model_panel.classifier_chosen.connect(self._chosen)
