@@ -12,9 +12,20 @@ from engine.review.view import DISAGREES
 from engine.store import ClassifierKey
 from engine.types import CancelToken
 from tests.gui.helpers import wait_for_review
-from tests.gui.test_classifier_in_window import always, checkpoint, install, pick  # noqa: F401 - fixture
+from tests.gui.test_classifier_in_window import CLASS_NAMES, always, install, pick
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def checkpoint():
+    """An untrained 32 px resnet18 classifier file's contents (`always` makes it say one class)."""
+    from engine.train import strategies as S
+    from engine.train.checkpoint import make_checkpoint
+    from engine.train.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    model = S.build_model("resnet18", len(CLASS_NAMES), pretrained=False).eval()
+    return make_checkpoint(model, "resnet18", CLASS_NAMES, 32, IMAGENET_MEAN, IMAGENET_STD, "scratch", {}, "untrained")
 
 
 def analysed_all(qtbot, window, paths) -> None:
@@ -33,7 +44,7 @@ def stored_labels(window, paths, path_of_classifier):
     return out
 
 
-def test_classify_all_labels_stores_shows_and_filters(qtbot, make_window, scenes, fake_model, checkpoint):  # noqa: F811
+def test_classify_all_labels_stores_shows_and_filters(qtbot, make_window, scenes, fake_model, checkpoint):
     path = install(always(checkpoint, 2), "always-triangle")
     window = make_window(scenes[:3])
     wait_for_review(qtbot, window)
