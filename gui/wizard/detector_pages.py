@@ -146,7 +146,9 @@ class DetectorTrainingPage(QWizardPage):
         self.history: list = []
         self.epochs = QSpinBox()
         self.epochs.setRange(0, 1000)
-        self.epochs.setSpecialValueText("auto (about 300 steps)")
+        from engine.train.detector_pipeline import DEFAULT_ITERATIONS
+
+        self.epochs.setSpecialValueText(f"auto (about {DEFAULT_ITERATIONS} steps)")
         self.val_fraction = QDoubleSpinBox()
         self.val_fraction.setRange(0.0, 0.9)
         self.val_fraction.setSingleStep(0.05)
