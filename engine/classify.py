@@ -43,16 +43,23 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 def crop_boxes(image: np.ndarray, boxes: np.ndarray, padding: float = 0.0) -> list[np.ndarray]:
     """The xyxy `boxes` cut out of `image`, each grown by `padding` x its size on every side
     and clipped to the image (at least one pixel)."""
-    height, width = image.shape[:2]
     crops = []
-    for x0, y0, x1, y1 in np.asarray(boxes, np.float64).reshape(-1, 4):
-        pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
-        left = int(np.clip(np.floor(x0 - pad_x), 0, width - 1))
-        top = int(np.clip(np.floor(y0 - pad_y), 0, height - 1))
-        right = int(np.clip(np.ceil(x1 + pad_x), left + 1, width))
-        bottom = int(np.clip(np.ceil(y1 + pad_y), top + 1, height))
+    for box in np.asarray(boxes, np.float64).reshape(-1, 4):
+        left, top, right, bottom = crop_window(box, padding, *image.shape[:2])
         crops.append(image[top:bottom, left:right])
     return crops
+
+
+def crop_window(box, padding: float, height: int, width: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) pixel bounds of the xyxy `box` grown by `padding` x its size
+    on every side, clipped to a (height, width) image, at least one pixel."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
+    left = int(np.clip(np.floor(x0 - pad_x), 0, width - 1))
+    top = int(np.clip(np.floor(y0 - pad_y), 0, height - 1))
+    right = int(np.clip(np.ceil(x1 + pad_x), left + 1, width))
+    bottom = int(np.clip(np.ceil(y1 + pad_y), top + 1, height))
+    return left, top, right, bottom
 
 
 class Classifier:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton,
                                QVBoxLayout, QWidget)
 
-from engine.review.exporting import (COCO, CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
-                                  ExportRequest)
+from engine.review.crops import DEFAULT_MARGIN
+from engine.review.exporting import (COCO, CROPS, CSV, FOLDER_KINDS, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL,
+                                     INCLUDE_NOT_REJECTED, ExportRequest)
 
 FORMATS = ((COCO, "COCO JSON", "detections.json"), (CSV, "CSV, one row per detection", "detections.csv"),
-           (IMAGES, "Annotated images (PNG)", "annotated"))
+           (IMAGES, "Annotated images (PNG)", "annotated"),
+           (CROPS, "Crops of accepted detections, a folder per class (to train a classifier)", "crops"))
 INCLUDES = ((INCLUDE_NOT_REJECTED, "All except rejected"), (INCLUDE_ACCEPTED, "Only accepted (and relabelled)"),
             (INCLUDE_ALL, "All, rejected too (each with its review state)"))
 
@@ -47,12 +49,20 @@ class ExportDialog(QDialog):
         self.use_filter = QCheckBox(f"Apply the current filter ({filters})")
         self.use_filter.setChecked(True)
         self.only_reviewed = QCheckBox("Only images marked reviewed")
+        self.margin = QDoubleSpinBox()  # crops: context around each box
+        self.margin.setRange(0.0, 2.0)
+        self.margin.setSingleStep(0.05)
+        self.margin.setValue(DEFAULT_MARGIN)
+        self.margin.setToolTip("Crops: context around each box, as a share of its size on every side")
+        self.cut_out = QCheckBox("Crops: black outside the detection's mask")
         form = QFormLayout()
         form.addRow("Format", kind_box)
         form.addRow("Save to", where)
         form.addRow("Detections", self.include)
         form.addRow("", self.use_filter)
         form.addRow("", self.only_reviewed)
+        form.addRow("Crop margin", self.margin)
+        form.addRow("", self.cut_out)
         note = QLabel(f"{analysed:,} of {len(paths):,} images analysed with {model}. "
                       "Images are never overwritten; files are written whole or not at all.")
         note.setWordWrap(True)
@@ -66,6 +76,7 @@ class ExportDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(buttons)
         self.kinds.idToggled.connect(self._kind_changed)
+        self._crop_options()
         self.resize(560, self.sizeHint().height())
 
     def kind(self) -> str:
@@ -80,11 +91,18 @@ class ExportDialog(QDialog):
         if checked:
             current = Path(self.destination.text() or self.folder / "x")
             self.destination.setText(str(current.parent / FORMATS[button_id][2]))
+            self._crop_options()
+
+    def _crop_options(self) -> None:
+        crops = self.kind() == CROPS  # crops take the accepted detections, with their final labels
+        for widget in (self.margin, self.cut_out):
+            widget.setEnabled(crops)
+        self.include.setEnabled(not crops)
 
     def _browse(self) -> None:
         kind = self.kind()
-        if kind == IMAGES:
-            chosen = QFileDialog.getExistingDirectory(self, "Folder for annotated images", self.destination.text())
+        if kind in FOLDER_KINDS:
+            chosen = QFileDialog.getExistingDirectory(self, "Folder to export to", self.destination.text())
         else:
             pattern = "COCO JSON (*.json)" if kind == COCO else "CSV (*.csv)"
             chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.destination.text(), pattern)
@@ -97,4 +115,4 @@ class ExportDialog(QDialog):
             kind=self.kind(), destination=Path(self.destination.text()).expanduser(), paths=list(self.paths),
             model=self.model, min_score=self.min_score if filtered else 0.0,
             hidden_classes=self.hidden if filtered else frozenset(), include=self.include.currentData(),
-            only_reviewed=self.only_reviewed.isChecked())
+            only_reviewed=self.only_reviewed.isChecked(), margin=self.margin.value(), cut_out=self.cut_out.isChecked())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from engine.review.exporting import IMAGES, ExportRequest
+from engine.review.exporting import FOLDER_KINDS, ExportRequest
 
 LAST_FOLDER_KEY = "export_folder"
 OUTPUTS_KEY = "export_outputs"  # folders of annotated images written by earlier exports
@@ -37,7 +37,7 @@ def default_folder(settings: QSettings, fallback: Path) -> Path:
 def remember(settings: QSettings, request: ExportRequest) -> None:
     """After an export: the folder holding what was written becomes the next default."""
     destination = Path(request.destination)
-    if request.kind == IMAGES:
+    if request.kind in FOLDER_KINDS:  # a folder it made: never the default for the next one
         kept = [str(p) for p in _outputs(settings) if p != destination]
         settings.setValue(OUTPUTS_KEY, [str(destination)] + kept[: MAX_OUTPUTS - 1])
     settings.setValue(LAST_FOLDER_KEY, str(outside_exports(destination.parent, _outputs(settings))))

@@ -1,5 +1,7 @@
 """`sightline export [PATH...] --out FILE|DIR`: reviewed results from the review store to COCO
 JSON, CSV or annotated images, without opening the window (and without running a model).
+`--crops DIR` instead cuts every accepted or relabelled detection out into DIR/<final class>/
+(`--margin`, `--cut-out`): classifier training data for `sightline train DIR`.
 
 PATH are images, videos or folders (recursive) whose results the store holds; no PATH exports
 everything in the store. Each annotation carries its review state, the model's class where a
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from engine import console
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from engine.review.exporting import (COCO, CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
+from engine.review.exporting import (COCO, CROPS, CSV, IMAGES, INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECTED,
                                      ExportError, ExportRequest, export_results)
 from engine.store import ReviewStore, StoreError, default_store_path, media_key
 from engine.types import Progress
@@ -32,8 +34,14 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "annotated images. No model runs.")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="images, videos or folders whose results to export (default: the whole store)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="FILE.json (COCO), FILE.csv, or a folder for annotated images")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="FILE.json (COCO), FILE.csv, or a folder for annotated images")
+    where.add_argument("--crops", type=Path, metavar="DIR",
+                       help="cut each accepted or relabelled detection out into DIR/<final class>/ (classifier data)")
+    parser.add_argument("--margin", type=_margin, default=0.1,
+                        help="--crops: context around each box, a share of its size on every side (default 0.1)")
+    parser.add_argument("--cut-out", action="store_true",
+                        help="--crops: black outside the detection's mask (where the model made masks)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="coco, csv or images (default: from --out: .json, .csv, else images)")
     parser.add_argument("--model", default=None,
@@ -51,17 +59,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _score(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
+def _between(low: float, high: float):
+    """An argparse type: a number from `low` to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+_score, _margin = _between(0.0, 1.0), _between(0.0, 2.0)
 
 
 def output_format(args) -> str:
+    if args.crops is not None:
+        return CROPS
     if args.format:
         return args.format
     suffix = args.out.suffix.lower()
@@ -111,11 +129,17 @@ def _export(args, store: ReviewStore) -> int:
                          f"{' of ' + args.model if args.model else ''}\n")
         return EXIT_FAILURES
     kind = output_format(args)
-    if kind != IMAGES and args.out.is_dir():
+    if kind == CROPS:
+        args.out = args.crops
+    elif args.format == CROPS:
+        console.error("use --crops DIR for crops of accepted detections")
+        return EXIT_USAGE
+    if kind not in (IMAGES, CROPS) and args.out.is_dir():
         console.error(f"{args.out} is a folder: give a file name ending in .json or .csv")
         return EXIT_USAGE
     request = ExportRequest(kind, args.out, [e.path for e in entries], models[0], min_score=args.score,
-                            include=args.include, only_reviewed=args.reviewed_only, entries=entries)
+                            include=args.include, only_reviewed=args.reviewed_only, entries=entries,
+                            margin=args.margin, cut_out=args.cut_out)
     bar = console.ProgressBar(len(entries), "exporting")
     try:
         report = export_results(request, store, progress=lambda p: _show(bar, p))
@@ -126,6 +150,8 @@ def _export(args, store: ReviewStore) -> int:
     bar.close()
     sys.stderr.write(f"{report.images} images or frames, {report.detections} detections exported to "
                      f"{args.out}; {report.failed} failed, {report.not_analysed} not analysed\n")
+    if kind == CROPS and report.detections:
+        sys.stderr.write(f"train a classifier on them: sightline train {args.out}\n")
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ from engine.train import strategies as S
 from engine.train.checkpoint import default_model_path
 from engine.train.loop import EpochMetrics
 from engine.train.pipeline import TrainConfig, train_classifier
+from engine.train.scratch import SCRATCH_STEPS
 from engine.train.transforms import AugmentConfig
 from engine.types import CancelToken, Progress
 from engine.weights import WeightsError, WeightsMissing, user_models_dir
@@ -44,23 +45,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     add("--strategy", choices=S.STRATEGIES, default=None, help="default: recommended from the data size")
     add("--backbone", choices=S.BACKBONES, default=S.DEFAULT_BACKBONE, help="default %(default)s")
     add("--epochs", type=int, default=None, help="default depends on the strategy: " +
-        ", ".join(f"{k} {v}" for k, v in S.DEFAULT_EPOCHS.items()))  # fmt: skip
+        ", ".join(f"{k} {v}" for k, v in S.DEFAULT_EPOCHS.items() if k != "scratch") +
+        f", scratch enough for about {SCRATCH_STEPS} optimiser steps (at least {S.DEFAULT_EPOCHS['scratch']})")  # fmt: skip
     add("--batch-size", type=positive_int, default=32, help="default %(default)s")
     add("--lr", type=float, default=None, help="learning rate (default depends on strategy and optimizer)")
     add("--optimizer", choices=S.OPTIMIZERS, default="adamw", help="default %(default)s")
     add("--schedule", choices=S.SCHEDULES, default="cosine", help="default %(default)s")
     add("--weight-decay", type=float, default=1e-4, help="default %(default)s")
-    add("--patience", type=int, default=5, help="early stopping: epochs without a lower validation loss (0: off)")
+    add("--patience", type=int, default=5, help="early stopping: epochs without a lower validation loss (0: off; "
+        "scratch without --epochs: at least a quarter of the run)")
     add("--val-fraction", type=float, default=D.DEFAULT_VAL_FRACTION,
         help="validation share when the folder is split here (default %(default)s)")
     add("--seed", type=int, default=0, help="default %(default)s")
-    add("--image-size", type=int_between(F.MIN_INPUT_SIZE, F.MAX_INPUT_SIZE), default=224, help="square input side in pixels (default %(default)s)")
+    add("--image-size", type=int_between(F.MIN_INPUT_SIZE, F.MAX_INPUT_SIZE), default=None,
+        help="square input side in pixels (default 224; scratch: the images' own size when smaller)")
     add("--warm-start-epochs", type=int, default=None, help="finetune: keep the encoder frozen this many epochs")
     add("--layer-decay", type=float, default=None, help="finetune: each earlier layer's LR times this, e.g. 0.5")
     add("--no-augment", action="store_true", help="train without data augmentation")
     add("--balanced", action="store_true", help="class-balanced sampling")
     add("--device", default="auto", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
     add("--workers", type=int, default=0, help="data loading processes (default 0)")
+    add("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's own)")
     add("--download", action="store_true", help="download missing ImageNet weights")
     add("--name", default="", help="model name (default: folder name and backbone)")
     add("--out", default=None, help="model file (or folder) to write (default: a new file in the user models folder)")
@@ -115,7 +120,7 @@ def choose_strategy(args, report: D.DatasetReport) -> tuple[str, int, Optional[f
     return advice.strategy, advice.warm_start_epochs if warm is None else warm, decay or advice.layer_decay
 
 
-def make_config(args, strategy: str, warm: int, decay: Optional[float]) -> TrainConfig:
+def make_config(args, strategy: str, warm: int, decay: Optional[float], report: D.DatasetReport) -> TrainConfig:
     return TrainConfig(
         strategy=strategy, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
@@ -123,7 +128,7 @@ def make_config(args, strategy: str, warm: int, decay: Optional[float]) -> Train
         warm_start_epochs=warm, layer_decay=decay,
         augment=AugmentConfig.off() if args.no_augment else AugmentConfig(), balanced=args.balanced,
         device=args.device, workers=args.workers, allow_download=args.download, name=args.name,
-    ).resolved()  # fmt: skip
+    ).resolved(report)  # fmt: skip
 
 
 class _CtrlC:
@@ -208,10 +213,14 @@ def run(args: argparse.Namespace) -> int:
         console.error("; ".join(problems))
         return EXIT_USAGE
     bars = Bars()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         report = scan(args, bars)
         print("\n".join(report.lines()))
-        config = make_config(args, *choose_strategy(args, report))
+        config = make_config(args, *choose_strategy(args, report), report)
         print(f"training {config.backbone} ({config.strategy}) for up to {config.epochs} epochs, "
               f"lr {config.lr:g}, batch {config.batch_size}, {config.image_size}px")  # fmt: skip
         result = train(args, report, config, bars)

@@ -23,9 +23,10 @@ from engine.review.view import INCLUDE_ACCEPTED, INCLUDE_ALL, INCLUDE_NOT_REJECT
 from engine.store import ClassifierKey, ReviewStore
 from engine.types import CancelToken, Detections, Progress
 
-COCO, CSV, IMAGES = "coco", "csv", "images"
-KINDS = (COCO, CSV, IMAGES)
-__all__ = ["COCO", "CSV", "IMAGES", "INCLUDE_ACCEPTED", "INCLUDE_ALL", "INCLUDE_NOT_REJECTED", "ExportError",
+COCO, CSV, IMAGES, CROPS = "coco", "csv", "images", "crops"  # CROPS: see engine/review/crops.py
+KINDS = (COCO, CSV, IMAGES, CROPS)
+FOLDER_KINDS = (IMAGES, CROPS)
+__all__ = ["COCO", "CROPS", "CSV", "FOLDER_KINDS", "IMAGES", "INCLUDE_ACCEPTED", "INCLUDE_ALL", "INCLUDE_NOT_REJECTED", "ExportError",
            "ExportReport", "ExportRequest", "export_results"]
 
 
@@ -35,8 +36,8 @@ class ExportError(Exception):
 
 @dataclass
 class ExportRequest:
-    kind: str  # COCO, CSV or IMAGES
-    destination: Path  # a file (COCO, CSV) or a folder (IMAGES)
+    kind: str  # COCO, CSV, IMAGES or CROPS
+    destination: Path  # a file (COCO, CSV) or a folder (IMAGES, CROPS)
     paths: list[str]
     model: str  # "" with `frames`: each entry's own model
     min_score: float = 0.0
@@ -51,6 +52,8 @@ class ExportRequest:
     # (path, model, frame) of each result to export instead of `paths` with `model`'s still
     # images: how `sightline export` takes video frames and several models from the store
     entries: Optional[list] = None
+    margin: float = 0.1  # CROPS: context around each box, a share of its size on every side
+    cut_out: bool = False  # CROPS: black outside the detection's mask
 
     @property
     def selection(self) -> ExportSelection:
@@ -75,7 +78,7 @@ def check_destination(request: ExportRequest) -> None:
     """Refuse a destination that is one of the images being exported."""
     if request.kind not in KINDS:
         raise ExportError(f"unknown export kind '{request.kind}' (one of {', '.join(KINDS)})")
-    if request.kind != IMAGES and any(_same_file(request.destination, p) for p, _, _ in _wanted(request)):
+    if request.kind not in FOLDER_KINDS and any(_same_file(request.destination, p) for p, _, _ in _wanted(request)):
         raise ExportError(f"{request.destination} is one of the images; choose another file name")
 
 
@@ -161,6 +164,8 @@ def collect(request: ExportRequest, store: ReviewStore, report: ExportReport, ca
 def export_results(request: ExportRequest, store: ReviewStore, cancel: Optional[CancelToken] = None,
                    progress: Optional[Callable[[Progress], None]] = None) -> ExportReport:
     check_destination(request)
+    if request.kind == CROPS:  # classifier data: what the reviewer accepted, with the final labels
+        request = replace(request, include=INCLUDE_ACCEPTED)
     report = ExportReport(Path(request.destination))
     items, vocabulary = collect(request, store, report, cancel, progress)
     report.images = len(items)
@@ -173,6 +178,13 @@ def export_results(request: ExportRequest, store: ReviewStore, cancel: Optional[
         report.written.append(write_csv(request.destination, items))
     elif request.kind == IMAGES:
         write_annotated(items, request, report, cancel, progress)
+    elif request.kind == CROPS:
+        from engine.review.crops import write_crops
+
+        inputs = {os.path.normcase(os.path.realpath(p)) for p, _, _ in _wanted(request)}
+        write_crops(items, request.destination, request.margin, request.cut_out, report, _picture, inputs,
+                    cancel, progress)
+        report.detections = len(report.written)
     else:
         raise ExportError(f"unknown export kind '{request.kind}'")
     return report

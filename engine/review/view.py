@@ -11,6 +11,7 @@ from engine.review.record import ACCEPTED, REJECTED, RELABELLED, ReviewRecord
 
 INCLUDE_ALL, INCLUDE_NOT_REJECTED, INCLUDE_ACCEPTED = "all", "not_rejected", "accepted"
 INCLUDES = (INCLUDE_ALL, INCLUDE_NOT_REJECTED, INCLUDE_ACCEPTED)
+DISAGREES = "\x00disagrees"  # classifier_says: where the classifier's top label is not the detection's class
 
 
 @dataclass(frozen=True)
@@ -20,16 +21,29 @@ class ViewFilter:
     min_score: float = 0.5
     hidden_classes: frozenset = frozenset()
     show_rejected: bool = False
+    classifier_says: str = ""  # a label: only detections a classifier gave it as its top label; DISAGREES
 
     def with_(self, **changes) -> "ViewFilter":
         return replace(self, **changes)
 
-    def visible(self, record: ReviewRecord) -> np.ndarray:
-        """Indices shown, in stored order (highest score first)."""
+    def visible(self, record: ReviewRecord, classifier_labels=None) -> np.ndarray:
+        """Indices shown, in stored order (highest score first). `classifier_labels`: the
+        classifier's top label per detection (None where it has none), for `classifier_says`."""
         keep = [i for i in record.above(self.min_score).tolist()
                 if record.name(i) not in self.hidden_classes
-                and (self.show_rejected or record.state(i) != REJECTED)]
+                and (self.show_rejected or record.state(i) != REJECTED)
+                and self._classifier_passes(record, i, classifier_labels)]
         return np.array(keep, np.int64)
+
+    def _classifier_passes(self, record: ReviewRecord, index: int, labels) -> bool:
+        if not self.classifier_says:
+            return True
+        said = labels[index] if labels is not None and index < len(labels) else None
+        if said is None:
+            return False  # not labelled (yet): nothing to match
+        if self.classifier_says == DISAGREES:
+            return said.casefold() != record.name(index).casefold()
+        return said.casefold() == self.classifier_says.casefold()
 
 
 @dataclass(frozen=True)

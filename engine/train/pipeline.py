@@ -23,6 +23,7 @@ from engine.train.checkpoint import ClassifierCheckpoint, make_checkpoint, save_
 from engine.train.dataset import DatasetReport
 from engine.train.loop import EpochCallback, Evaluation, FitResult, ProgressTracker, extract_features, fit
 from engine.train.results import Results, summarise
+from engine.train.scratch import DEFAULT_IMAGE_SIZE, scratch_defaults
 from engine.train.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -48,8 +49,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: Optional[int] = 5  # epochs without a lower validation loss; None or 0: never stop
     seed: int = 0
-    image_size: int = 224
+    image_size: Optional[int] = None  # None: 224; scratch: the images' own size when smaller (scratch.py)
     warm_start_epochs: int = 0  # finetune: encoder frozen for the first epochs
+    warmup_epochs: Optional[int] = None  # linear LR warm-up; None: 0, scratch about 5% of the run
     layer_decay: Optional[float] = None  # finetune: each earlier stage's LR times this (e.g. 0.5)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     balanced: bool = False  # class-balanced sampling (WeightedRandomSampler)
@@ -60,17 +62,22 @@ class TrainConfig:
     cache_images: bool = True  # keep decoded images in memory (up to a budget)
     name: str = ""  # the model's name; default: folder name and backbone
 
-    def resolved(self) -> "TrainConfig":
-        """A copy with defaults filled in; ValueError naming the option that is wrong."""
+    def resolved(self, report: Optional[DatasetReport] = None) -> "TrainConfig":
+        """A copy with defaults filled in (for scratch, from the data in `report` when given:
+        see scratch.py); ValueError naming the option that is wrong."""
+        if report is not None:
+            self = scratch_defaults(self, report)
         _choice("strategy", self.strategy, S.STRATEGIES)
         _choice("backbone", self.backbone, S.BACKBONES)
         _choice("optimizer", self.optimizer, S.OPTIMIZERS)
         _choice("schedule", self.schedule, S.SCHEDULES)
         epochs = self.epochs if self.epochs is not None else S.DEFAULT_EPOCHS[self.strategy]
         lr = self.lr if self.lr is not None else S.default_lr(self.strategy, self.optimizer)
+        image_size = self.image_size if self.image_size is not None else DEFAULT_IMAGE_SIZE
+        warmup = self.warmup_epochs or 0
         for name, value, low in (("epochs", epochs, 1), ("batch size", self.batch_size, 1),
-                                 ("image size", self.image_size, 16), ("workers", self.workers, 0),
-                                 ("warm start epochs", self.warm_start_epochs, 0)):  # fmt: skip
+                                 ("image size", image_size, 16), ("workers", self.workers, 0),
+                                 ("warm start epochs", self.warm_start_epochs, 0), ("warm-up epochs", warmup, 0)):  # fmt: skip
             if value < low:
                 raise ValueError(f"{name} must be at least {low} (got {value})")
         if lr <= 0 or self.weight_decay < 0:
@@ -79,7 +86,7 @@ class TrainConfig:
             raise ValueError("warm start and layer-wise LR decay apply to the finetune strategy only")
         if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer decay must be in (0, 1] (got {self.layer_decay})")
-        return replace(self, epochs=epochs, lr=lr)
+        return replace(self, epochs=epochs, lr=lr, image_size=image_size, warmup_epochs=warmup)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,7 +156,7 @@ def _optimizer(model: nn.Module, cfg: TrainConfig):
     else:
         groups = S.param_groups(model, cfg.lr, cfg.layer_decay if cfg.strategy == "finetune" else None)
     optimizer = S.make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
-    return optimizer, S.make_scheduler(cfg.schedule, optimizer, cfg.epochs)
+    return optimizer, S.make_scheduler(cfg.schedule, optimizer, cfg.epochs, cfg.warmup_epochs)
 
 
 def _train_images(model, report, cfg, device, progress, on_epoch, cancel, stop) -> FitResult:
@@ -220,7 +227,7 @@ def train_classifier(
     absent, DeviceError for a device this machine lacks.
     """
     began = time.perf_counter()
-    cfg = config.resolved()
+    cfg = config.resolved(report)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = S.build_model(cfg.backbone, len(report.class_names), S.uses_imagenet(cfg.strategy),

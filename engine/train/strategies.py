@@ -12,7 +12,9 @@ Strategies (from least to most that is learnt):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -204,11 +206,26 @@ def make_optimizer(name: str, groups: list[dict], weight_decay: float) -> torch.
     raise ValueError(f"unknown optimizer '{name}': choose one of {', '.join(OPTIMIZERS)}")
 
 
-def make_scheduler(name: str, optimizer: torch.optim.Optimizer, epochs: int):
-    """Stepped once per epoch: cosine decay to zero, or /10 every third of the epochs."""
-    if name == "cosine":
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, epochs: int, warmup_epochs: int = 0):
+    """Stepped once per epoch: cosine decay to zero, or /10 every third of the epochs; with
+    `warmup_epochs`, the LR first rises linearly over those epochs (from 1/(warmup+1) of it)."""
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule '{name}': choose one of {', '.join(SCHEDULES)}")
+    warmup = max(0, min(int(warmup_epochs), epochs - 1))
+    if name == "cosine" and not warmup:
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
-    if name == "step":
+    if name == "step" and not warmup:
         step = max(1, -(-epochs // STEP_SCHEDULE_STEPS))
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)
-    raise ValueError(f"unknown schedule '{name}': choose one of {', '.join(SCHEDULES)}")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, partial(_warmup_factor, name, epochs, warmup))
+
+
+def _warmup_factor(name: str, epochs: int, warmup: int, epoch: int) -> float:
+    """The LR multiplier in epoch `epoch` (0-based): a linear ramp, then the schedule over the
+    remaining epochs."""
+    if epoch < warmup:
+        return (epoch + 1) / (warmup + 1)
+    rest, done = max(1, epochs - warmup), epoch - warmup
+    if name == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * done / rest))
+    return 0.1 ** (done // max(1, -(-rest // STEP_SCHEDULE_STEPS)))

@@ -100,3 +100,36 @@ def write_colour_shapes(
             Image.fromarray(image).save(path)
             written.append((path, name, mask))
     return written
+
+
+# ---------------------------------------------------------------------------- class = stripe orientation
+
+STRIPE_CLASSES = {"horizontal": 0.0, "vertical": 90.0, "diagonal": 45.0}  # stripe direction, degrees
+
+
+def draw_stripes(angle: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size, 3) uint8 texture: stripes running at `angle` degrees (jittered by up to 8),
+    of random period, phase, contrast and tint, with pixel noise."""
+    theta = np.deg2rad(angle + rng.uniform(-8, 8))
+    period = rng.uniform(5, 12)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    across = -x * np.sin(theta) + y * np.cos(theta)  # distance across the stripes
+    wave = np.sin(2 * np.pi * across / period + rng.uniform(0, 2 * np.pi))
+    contrast, base = rng.uniform(30, 80), rng.uniform(90, 160, size=3)
+    image = base[None, None, :] + contrast * wave[..., None] + rng.normal(0, 12, size=(size, size, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_stripes(folder: str | Path, per_class: int, seed: int, size: int = 64,
+                  classes: dict[str, float] = STRIPE_CLASSES) -> dict[str, list[Path]]:
+    """folder/<orientation>/NNN.png, `per_class` stripe textures of each orientation."""
+    rng = np.random.default_rng(seed)
+    written: dict[str, list[Path]] = {}
+    for name, angle in classes.items():
+        (Path(folder) / name).mkdir(parents=True, exist_ok=True)
+        written[name] = []
+        for index in range(per_class):
+            path = Path(folder) / name / f"{index:03d}.png"
+            Image.fromarray(draw_stripes(angle, size, rng)).save(path)
+            written[name].append(path)
+    return written

@@ -306,7 +306,7 @@ class ClassifierLabels(QObject):
     def _not_ready(self) -> str:
         c = self.controller
         if self.chosen is None:
-            return "No classifier chosen: pick one under Model ▸ Classifier (Tools ▸ Train classifier… makes one)"
+            return "No classifier chosen: pick one under Model ▸ Classifier (Tools ▸ Train… makes one)"
         if c.review is None or c.review.result_id is None:
             return "Nothing to label: this image has no analysis yet"
         view = self.view(c.review)

@@ -1,6 +1,7 @@
-"""The review window's classifier commands: Tools ▸ Train classifier… (the wizard, one at a
-time, non-modal), the Classifier picker of the model panel (listed in the background, the
-choice kept in QSettings, a newly saved classifier added and chosen at once) and Review ▸
+"""The review window's classifier commands: Tools ▸ Train… (the wizard, one at a time,
+non-modal; its first page chooses a classifier or a detector), the Classifier picker of the
+model panel (listed in the background, the choice kept in QSettings, a newly saved classifier
+added and chosen at once) and Review ▸
 Apply classifier label(s). The labels themselves are `ClassifierLabels`' business."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from engine.classify import ClassifierInfo, classifier_info, list_user_classifiers
 from engine.train.checkpoint import NotAClassifier
 from engine.weights import user_models_dir
+from gui.review.classify_all import ClassifyAll
 from gui.wizard.detector_training import DetectorTraining
 
 SETTINGS_KEY = "classifier"
@@ -41,6 +43,7 @@ class ClassifierTools(QObject):
         a = window.actions_
         a["train_classifier"].triggered.connect(self.open_wizard)
         self.detector_training = DetectorTraining(window)  # Tools > Train detector…
+        self.classify_all = ClassifyAll(window)  # Review > Classify all images, the "Classifier says" filter
         a["apply_classifier"].triggered.connect(lambda: self._say(self.labels.apply_selected()))
         a["apply_classifier_all"].triggered.connect(self.confirm_apply_all)
         self.bulk_dialog = None
@@ -107,9 +110,11 @@ class ClassifierTools(QObject):
             return self.wizard
         from gui.wizard import TrainWizard
 
-        wizard = TrainWizard(self.window, device=self.window.controller.device)
+        wizard = TrainWizard(self.window, device=self.window.controller.device, choose=True,
+                             detector_folder=self.detector_training.folder())
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.classifierSaved.connect(self.on_classifier_saved)
+        wizard.detectorSaved.connect(self.detector_training.on_saved)
         wizard.destroyed.connect(self._wizard_gone)
         self.wizard = wizard
         wizard.show()

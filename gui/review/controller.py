@@ -58,6 +58,7 @@ class ReviewController(QObject):
         self.review: Optional[ReviewRecord] = None
         self.selected = -1
         self._visible: Optional[np.ndarray] = None
+        self.classifier_labels = lambda review: None  # top classifier label per detection (ClassifyAll sets it)
         self._display_task = None
         jobs.result.connect(self._on_result)
         jobs.started.connect(lambda job: self.images.update(job.path, state=ANALYSING))
@@ -280,7 +281,8 @@ class ReviewController(QObject):
 
     def visible(self) -> np.ndarray:
         if self._visible is None:
-            self._visible = self.filter.visible(self.review) if self.review else np.zeros(0, np.int64)
+            self._visible = (self.filter.visible(self.review, self.classifier_labels(self.review)) if self.review
+                             else np.zeros(0, np.int64))
         return self._visible
 
     def _set_review(self, review: Optional[ReviewRecord]) -> None:

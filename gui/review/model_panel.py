@@ -86,7 +86,7 @@ class ModelPanel(QWidget):
         self.classifiers = QComboBox()
         self.classifiers.setObjectName("classifierPicker")
         self.classifiers.setToolTip("Label each detection with a classifier you trained "
-                                    "(Tools ▸ Train classifier…)")
+                                    "(Tools ▸ Train…)")
         self.classifiers.addItem("None", "")
         for picker in (self.models, self.devices, self.classifiers):  # a long name never widens the Review panel
             picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)

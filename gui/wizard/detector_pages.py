@@ -137,15 +137,18 @@ class DetectorDataPage(QWizardPage):
 
 
 class DetectorTrainingPage(QWizardPage):
-    def __init__(self, device: str = "auto"):
+    def __init__(self, data_page: DetectorDataPage, device: str = "auto"):
         super().__init__()
+        self.data_page = data_page
         self.setTitle("Detector: training")
         self.setSubTitle("The epoch with the best held-out box AP50 is the one kept.")
         self.device, self.result, self.job = device, None, None
         self.history: list = []
         self.epochs = QSpinBox()
         self.epochs.setRange(0, 1000)
-        self.epochs.setSpecialValueText("auto (about 300 steps)")
+        from engine.train.detector_pipeline import DEFAULT_ITERATIONS
+
+        self.epochs.setSpecialValueText(f"auto (about {DEFAULT_ITERATIONS} steps)")
         self.val_fraction = QDoubleSpinBox()
         self.val_fraction.setRange(0.0, 0.9)
         self.val_fraction.setSingleStep(0.05)
@@ -194,7 +197,7 @@ class DetectorTrainingPage(QWizardPage):
     def start(self) -> None:
         from engine.train.detector_pipeline import DetectorConfig
 
-        data, base = self.wizard().data_page.data, self.wizard().data_page.base.currentData()
+        data, base = self.data_page.data, self.data_page.base.currentData()
         config = DetectorConfig(base=base or None, epochs=self.epochs.value() or None,
                                 val_fraction=self.val_fraction.value(), device=self.device)
         self.result, self.history = None, []
@@ -267,8 +270,11 @@ def scores_table(result) -> str:
 
 
 class DetectorResultsPage(QWizardPage):
-    def __init__(self):
+    """The last page; `saved(path)` is called once the model file is in place."""
+
+    def __init__(self, training_page: DetectorTrainingPage, saved):
         super().__init__()
+        self.training_page, self.on_saved = training_page, saved
         self.setTitle("Detector: results")
         self.setSubTitle("Box AP at IoU 0.5 on the held-out images, before and after fine-tuning.")
         self.saved: Path | None = None
@@ -285,8 +291,11 @@ class DetectorResultsPage(QWizardPage):
         layout.addLayout(row)
         layout.addWidget(self.message)
 
+    def nextId(self) -> int:  # noqa: N802 - Qt API
+        return -1  # the end, whatever pages other paths of the wizard have
+
     def initializePage(self) -> None:
-        result = self.wizard().training_page.result
+        result = self.training_page.result
         self.saved = None
         self.table.setPlainText(scores_table(result))
         self.name.setText(result.checkpoint.name)
@@ -296,7 +305,7 @@ class DetectorResultsPage(QWizardPage):
 
         from engine.train.checkpoint import default_model_path
 
-        result = self.wizard().training_page.result
+        result = self.training_page.result
         name = self.name.text().strip() or result.checkpoint.name
         result.checkpoint = replace(result.checkpoint, name=name)
         try:
@@ -305,4 +314,4 @@ class DetectorResultsPage(QWizardPage):
             self.message.show_message(f"Cannot write the model file: {escape(str(exc))}", "error")
             return
         self.message.show_message(f"Saved to {escape(str(self.saved))}; it is in the model list now.", "ok")
-        self.wizard().detectorSaved.emit(str(self.saved))
+        self.on_saved(str(self.saved))

@@ -18,7 +18,7 @@ class DetectorTraining(QObject):
         self.wizard = None
         window.actions_["train_detector"].triggered.connect(self.open_wizard)
 
-    def _folder(self) -> str:
+    def folder(self) -> str:
         path = self.window.controller.current_path
         return os.path.dirname(str(path)) if path else ""
 
@@ -27,7 +27,7 @@ class DetectorTraining(QObject):
             self.wizard.raise_()
             self.wizard.activateWindow()
             return self.wizard
-        wizard = DetectorWizard(self.window, self._folder(), self.window.controller.device)
+        wizard = DetectorWizard(self.window, self.folder(), self.window.controller.device)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.detectorSaved.connect(self.on_saved)
         wizard.destroyed.connect(self._gone)

@@ -113,6 +113,9 @@ class ResultsPage(QWizardPage):
 
     # -- QWizardPage --------------------------------------------------------------------------
 
+    def nextId(self) -> int:  # noqa: N802 - Qt name
+        return -1  # the last page, whatever other paths the wizard has (the detector's)
+
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         result = self.wizard().result
         if result is not self._saved_result:  # a new result (coming back to a saved one keeps it saved)

@@ -242,9 +242,9 @@ class SettingsPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt name
         strategy = self.wizard().strategy_page.strategy
-        if strategy != self._strategy_defaults_for:  # new strategy: its default epochs
+        if strategy != self._strategy_defaults_for:  # new strategy: its default epochs (and size)
             self._strategy_defaults_for = strategy
-            self.epochs_spin.setValue(S.DEFAULT_EPOCHS[strategy])
+            self._strategy_defaults(strategy)
         probe = strategy == "probe-features"
         self.aug_note.setText("The linear probe learns from features computed once per image, so augmentation "
                               "is not used; the preview shows what it would do." if probe else "")  # fmt: skip
@@ -254,6 +254,24 @@ class SettingsPage(QWizardPage):
         self._update_lr_hint()
         self.message.clear_message()
         self._schedule_preview()
+
+    def _strategy_defaults(self, strategy: str) -> None:
+        """Epochs and image size for `strategy`; for scratch, from the data (engine/train/scratch.py:
+        about SCRATCH_STEPS optimiser steps, small images at their own size)."""
+        from engine.train.pipeline import TrainConfig
+        from engine.train.scratch import DEFAULT_IMAGE_SIZE, scratch_defaults
+
+        report = self.wizard().report
+        if strategy != "scratch" or report is None:
+            self.epochs_spin.setValue(S.DEFAULT_EPOCHS[strategy])
+            self.size_spin.setValue(DEFAULT_IMAGE_SIZE)
+            return
+        chosen = scratch_defaults(TrainConfig(strategy=strategy, batch_size=self.batch_spin.value(),
+                                              patience=self.patience_spin.value() or None), report)
+        self.epochs_spin.setValue(chosen.epochs)
+        self.size_spin.setValue(chosen.image_size)
+        if chosen.patience:
+            self.patience_spin.setValue(chosen.patience)
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt name
         try:

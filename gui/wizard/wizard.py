@@ -36,9 +36,10 @@ class TrainWizard(QWizard):
     emitted once the model file is in place (the main window adds it to its model list)."""
 
     classifierSaved = Signal(str)  # noqa: N815 - Qt signal naming
+    detectorSaved = Signal(str)  # noqa: N815 - with choose=True: a detector's model file is in place
 
     def __init__(self, parent: Optional[QWidget] = None, folder: Optional[str | os.PathLike] = None,
-                 device: str = "auto"):  # fmt: skip
+                 device: str = "auto", choose: bool = False, detector_folder: str = ""):  # fmt: skip
         super().__init__(parent)
         self.report: Optional[DatasetReport] = None
         self.result = None  # engine.train.TrainResult, in memory until saved
@@ -64,6 +65,10 @@ class TrainWizard(QWizard):
         remember_classifier(self, folder_given=bool(folder))  # opens with the last settings
         if folder:
             self.data_page.set_folder(folder)
+        if choose:  # first page: a classifier (these pages) or a detector (gui.wizard.detector_wizard)
+            from gui.wizard.detector_wizard import add_training_choice
+
+            add_training_choice(self, PAGE_DATA, device, detector_folder)
 
     # -- shared state -------------------------------------------------------------------------
 

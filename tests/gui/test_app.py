@@ -7,7 +7,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from gui import app as app_module
+from engine.images import load_image
 from engine.review.exporting import CSV, INCLUDE_ACCEPTED
+from engine.store import ACCEPTED, RELABELLED
 from tests.gui.helpers import wait_for_review
 
 
@@ -70,3 +72,28 @@ def test_export_dialog_builds_the_request(qtbot, make_window, scenes, fake_model
     assert request.kind == CSV and request.destination == tmp_path / "out.csv"
     assert request.include == INCLUDE_ACCEPTED and request.min_score == window.controller.filter.min_score
     assert request.paths == [str(p) for p in scenes[:2]]
+
+
+def test_export_dialog_writes_crops_of_accepted_detections(qtbot, make_window, scenes, fake_model, tmp_path):
+    from engine.review.exporting import CROPS
+
+    window = make_window(scenes[:1])
+    review = wait_for_review(qtbot, window)
+    c = window.controller
+    c.decide(ACCEPTED, index=0)
+    c.decide(RELABELLED, 1, index=1)  # a square made a circle: its crop goes to circle/
+    window.store.flush()
+    dialog = window.io.export_dialog()
+    qtbot.addWidget(dialog)
+    dialog.set_kind(CROPS)
+    assert dialog.margin.isEnabled() and not dialog.include.isEnabled()
+    dialog.destination.setText(str(tmp_path / "crops"))
+    dialog.margin.setValue(0.0)
+    window.io.last_export = None
+    window.io.start_export(dialog.request())
+    qtbot.waitUntil(lambda: window.io.last_export is not None, timeout=30_000)
+    stem = scenes[0].stem
+    written = sorted(p.relative_to(tmp_path / "crops").as_posix() for p in (tmp_path / "crops").rglob("*.png"))
+    assert written == [f"circle/{stem}-001.png", f"circle/{stem}-002.png"]
+    x0, y0, x1, y1 = review.detections.boxes[1].astype(int)
+    assert load_image(tmp_path / "crops" / "circle" / f"{stem}-002.png").shape == (y1 - y0, x1 - x0, 3)

@@ -4,17 +4,15 @@ model list then holds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtWidgets import QWizard
 
 from engine.demo.scene_folder import write_scene_folder
 from engine.models import list_specs
-from gui.wizard.detector_wizard import (
-    DETECTOR,
-    DetectorWizard,
-    TrainingChoice,
-    make_wizard,
-)
+from gui.wizard.detector_wizard import PAGE_CHOICE, DetectorWizard
+from gui.wizard.wizard import PAGE_DATA
 
 TIMEOUT_MS = 600_000  # fine-tuning on two busy CPU cores
 NEXT = QWizard.WizardButton.NextButton
@@ -39,8 +37,8 @@ def wizard(qtbot):
             job.wait()
 
 
-def checked(qtbot, wizard, coco) -> None:
-    page = wizard.data_page
+def checked(qtbot, wizard, coco, page=None) -> None:
+    page = page or wizard.data_page
     page.folder.setText(str(coco.parent))
     page.from_coco.setChecked(True)
     page.coco.setText(str(coco))
@@ -48,14 +46,49 @@ def checked(qtbot, wizard, coco) -> None:
     qtbot.waitUntil(page.isComplete, timeout=60_000)
 
 
-def test_first_page_offers_a_detector(qtbot):
-    dialog = TrainingChoice()
-    qtbot.addWidget(dialog)
-    dialog.detector.setChecked(True)
-    assert dialog.choice == DETECTOR
-    wizard = make_wizard(dialog.choice, device="cpu")
-    qtbot.addWidget(wizard)
-    assert isinstance(wizard, DetectorWizard)
+def test_first_page_of_the_windows_wizard_leads_to_either_path(qtbot, make_window):
+    window = make_window()
+    window.actions_["train_classifier"].trigger()
+    wizard = window.classifier_tools.wizard
+    assert wizard.currentId() == PAGE_CHOICE and wizard.choice_page.classifier.isChecked()
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == PAGE_DATA  # the classifier path, as before
+    wizard.back()
+    wizard.choice_page.detector.setChecked(True)
+    wizard.button(NEXT).click()
+    assert wizard.currentPage() is wizard.detector_data_page
+    wizard.close()
+
+
+@pytest.mark.slow
+def test_window_wizard_trains_a_detector_stops_and_keeps_best(qtbot, make_window, coco):
+    window = make_window()
+    window.actions_["train_classifier"].trigger()
+    wizard = window.classifier_tools.wizard
+    wizard.choice_page.detector.setChecked(True)
+    wizard.button(NEXT).click()
+    checked(qtbot, wizard, coco, wizard.detector_data_page)
+    assert "cross" in wizard.detector_data_page.report.toPlainText()
+    wizard.button(NEXT).click()
+    training = wizard.detector_training_page
+    assert wizard.currentPage() is training
+    training.epochs.setValue(50)
+    training.val_fraction.setValue(0.34)
+    training.start_button.click()
+    qtbot.waitUntil(lambda: training.ap_plot.point_count() >= 1, timeout=TIMEOUT_MS)  # live curves
+    assert training.loss_plot.point_count() >= 1
+    training.stop_button.click()
+    qtbot.waitUntil(training.isComplete, timeout=TIMEOUT_MS)
+    assert training.result.fit.stop_reason == "stopped by request" and training.loss_plot.point_count() < 50
+    wizard.button(NEXT).click()
+    results = wizard.detector_results_page
+    assert "cross" in results.table.toPlainText()
+    results.name.setText("window-cross")
+    with qtbot.waitSignal(wizard.detectorSaved) as saved:
+        results.save_button.click()
+    assert window.model_panel.models.findData(Path(saved.args[0]).stem) >= 0  # in the window's picker at once
+    wizard.close()
+    qtbot.waitUntil(lambda: window.classifier_tools.wizard is None, timeout=5000)
 
 
 def test_data_report_and_a_clear_error(qtbot, wizard, coco, tmp_path):

@@ -261,3 +261,16 @@ def test_sightline_train_without_a_folder_opens_the_wizard(tmp_path):
     words = proc.stdout.split()
     assert words[:4] == ["wizards", "1", "code", "0"], proc.stdout + proc.stderr[-2000:]
     assert float(words[5]) < 30
+
+
+def test_scratch_settings_follow_the_data(qtbot, wizard, tmp_path):
+    from engine.train.synthetic import write_stripes
+
+    write_stripes(tmp_path / "stripes", 40, seed=0)  # 96 training images of 64 px at 80%
+    scan(qtbot, wizard, tmp_path / "stripes")
+    wizard.data_page.val_spin.setValue(20)
+    wizard.next()
+    wizard.strategy_page.set_strategy("scratch")
+    wizard.next()
+    settings = wizard.settings_page
+    assert settings.size_spin.value() == 64 and settings.epochs_spin.value() * 3 >= 300  # steps, not epochs
