@@ -183,7 +183,9 @@ def test_the_wizard_data_report_note_is_shown_whole(qtbot, make_window, fake_mod
     window = make_window(size=(1024, 700))
     wizard = reopen(qtbot, window, "train_classifier", window.classifier_tools)
     wizard.resize(wizard.minimumSize())  # the narrowest it gets
+    wizard.next()  # from the first page's choice (a classifier, the default) to its data page
     page = wizard.data_page
+    assert wizard.currentPage() is page
     page.set_folder(tmp_path / "shapes")
     qtbot.waitUntil(lambda: page.report is not None and page.check_button.isEnabled(), timeout=60_000)
     note = page.message
