@@ -10,11 +10,12 @@ from typing import Callable, Optional
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.classify import Classifier, crop_boxes
+from engine.classify import crop_boxes
 from engine.explain import Explainer
 from engine.explain.maps import filter_grid
 from engine.images import load_image
 from engine.types import CancelToken, Detections, ProgressCallback
+from gui.review.classifier_labels import loaded_classifier
 
 CROP_PADDING = 0.1  # as the classifier labels detections: a little context around the box
 OCCLUSION_GRID = 8  # a detector's occlusion: patches an eighth of the shorter side, side by side
@@ -64,14 +65,10 @@ def compute(request: ExplainRequest, explainer: Explainer, progress: Optional[Pr
                          box=heatmap.box)  # fmt: skip
 
 
-_LOADED: dict = {}  # one classifier kept loaded for explaining, by (path, device): device thread only
-
-
 def classifier_explainer(path: str, device: str) -> Explainer:
-    if (path, device) not in _LOADED:
-        _LOADED.clear()
-        _LOADED[(path, device)] = Explainer(Classifier(path, device=device))
-    return _LOADED[(path, device)]
+    """(On the device thread.) The classifier comes from the thread's one cache, shared with
+    the classifier labels: explaining the label just computed loads nothing again."""
+    return Explainer(loaded_classifier(path, device))
 
 
 class _Relay(QObject):

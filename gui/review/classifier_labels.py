@@ -101,8 +101,12 @@ class BulkPlan:
 _LOADED: dict = {}  # touched only on the device thread: one classifier run at a time
 
 
-def _classifier_for(path: str, stamp: int, device: str) -> Classifier:
-    key = (path, stamp, device)
+def loaded_classifier(path: str, device: str, stamp: Optional[int] = None) -> Classifier:
+    """The classifier file loaded on `device`, kept for the next call: the one cache of the
+    device thread, for labels, Classify all and explanations alike, so two are never loaded
+    at once. `stamp` (the file's mtime_ns, read here when not given): a file written over
+    is loaded again."""
+    key = (path, os.stat(path).st_mtime_ns if stamp is None else stamp, device)
     if key not in _LOADED:
         _LOADED.clear()  # never keep two loaded
         _LOADED[key] = Classifier(path, device=device)
@@ -114,7 +118,7 @@ def label_boxes(image, image_size: tuple[int, int], boxes: np.ndarray, classifie
     """The `boxes` (xyxy, image pixels) of the image cut out and labelled by the classifier
     file: the top TOP_K (label, probability) of each, best first. `image` is the decoded
     pixels (a video frame as shown), else the image file, or the video file with `frame`."""
-    classifier = _classifier_for(classifier_path, stamp, device)
+    classifier = loaded_classifier(classifier_path, device, stamp)
     return classifier.label_boxes(image, boxes, top_k=TOP_K, padding=CROP_PADDING, frame=frame,
                                   image_size=image_size)
 
