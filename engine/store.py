@@ -53,7 +53,6 @@ import os
 import sqlite3
 import threading
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -64,7 +63,7 @@ from engine.review.codec import decode_detections, encode_detections
 from engine.review.record import (ACCEPTED, DECISION_STATES, PENDING, REJECTED, RELABELLED, Decision,
                                   RecordSummary, ReviewRecord)
 from engine.review.vocabulary import Vocabulary
-from engine.store_health import check_store_file
+from engine.store_health import DECODE_ERRORS, check_store_file, damage_reason
 from engine.store_writer import PendingWrite, StoreWriter
 from engine.types import Detections
 
@@ -345,7 +344,18 @@ class ReviewStore:
 
     def load_result(self, media_path, model: str, frame: Optional[int] = None) -> Optional[ReviewRecord]:
         """The stored record with its decisions, or None (never analysed, or the file changed).
-        A result that cannot be decoded comes back empty with `damaged` saying why."""
+        A result that cannot be read back (a payload that does not decode, or a damaged
+        database page) comes back empty with `damaged` saying why; other errors are raised."""
+        try:
+            return self._load_result(media_path, model, frame)
+        except Exception as exc:  # noqa: BLE001 - only damage becomes a record; the rest is raised
+            reason = damage_reason(exc)
+            if not reason:
+                raise
+            empty = Detections.empty((1, 1), ("__background__",), model_name=model, failure=reason)
+            return ReviewRecord(str(media_path), model, None, empty, {}, False, frame, reason)
+
+    def _load_result(self, media_path, model: str, frame: Optional[int]) -> Optional[ReviewRecord]:
         stamp = fingerprint(media_path)
         if stamp is None:
             return None
@@ -365,8 +375,8 @@ class ReviewStore:
         try:
             detections = decode_detections(payload, (height, width), vocabulary, model_name=model,
                                            inference_seconds=seconds, failure=failure)
-        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-            damaged = f"the stored result is damaged ({type(exc).__name__}: {exc})"
+        except DECODE_ERRORS as exc:  # the row is there: its size, vocabulary and decisions still are
+            damaged = damage_reason(exc)
             detections = vocabulary.empty((height, width))
         return ReviewRecord(str(media_path), model, result_id, detections, self.decisions(result_id),
                             bool(reviewed), frame, damaged)
@@ -374,7 +384,27 @@ class ReviewStore:
     def summaries(self, media_paths: Iterable, model: str) -> dict[str, RecordSummary]:
         """Still-image summaries for the paths that have a current result, keyed by the path
         string as given. Files that changed since are left out (and their results dropped
-        the next time they are saved)."""
+        the next time they are saved). Where the database is damaged, the paths are read one
+        by one and a path that cannot be read gets a summary with `damaged` (and `failure`)
+        saying why."""
+        paths = [str(p) for p in media_paths]
+        try:
+            return self._summaries(paths, model)
+        except Exception as exc:  # noqa: BLE001 - only damage is answered path by path
+            if not damage_reason(exc):
+                raise
+        found: dict[str, RecordSummary] = {}
+        for path in paths:
+            try:
+                found.update(self._summaries([path], model))
+            except Exception as exc:  # noqa: BLE001
+                reason = damage_reason(exc)
+                if not reason:
+                    raise
+                found[path] = RecordSummary(None, np.zeros(0, np.float32), failure=reason, damaged=reason)
+        return found
+
+    def _summaries(self, media_paths: list[str], model: str) -> dict[str, RecordSummary]:
         wanted = {media_key(p): str(p) for p in media_paths}
         found: dict[str, RecordSummary] = {}
         conn = self._connection()

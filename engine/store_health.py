@@ -10,8 +10,8 @@ results that were never made.
   and a new, empty store starts in its place.
 - A database that fails SQLite's `quick_check` (garbage in the middle) is copied aside the
   same way and then used as it is: what can still be read is kept, and each result that
-  cannot be read comes back as a `DamagedResult` (not as "never analysed") from
-  `load_result_or_damage` / `summaries_or_damage`.
+  cannot be read comes back from `ReviewStore.load_result` / `summaries` marked `damaged`
+  with `damage_reason`'s words (not as "never analysed").
 
 Nothing here writes to the store itself; the dated copy is made before anything else opens it.
 """
@@ -27,7 +27,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm")
@@ -53,16 +53,6 @@ class StoreHealth:
         then = ("a new, empty review store was started" if self.fresh else
                 "what can still be read is used, and results that cannot be read are shown as damaged")
         return f"The review store {self.path} {self.problem}; {kept}; {then}."
-
-
-@dataclass(frozen=True)
-class DamagedResult:
-    """A stored result that exists but cannot be read back."""
-
-    path: str
-    model: str
-    frame: Optional[int]
-    reason: str
 
 
 def _read_problem(path: Path) -> tuple[str, bool]:
@@ -129,39 +119,9 @@ def check_store_file(path: str | os.PathLike) -> StoreHealth:
     return StoreHealth(path, problem, kept, fresh)
 
 
-def _damage(exc: BaseException) -> str:
+def damage_reason(exc: BaseException) -> str:
+    """Why a stored result cannot be read, when `exc` says it is damaged (a malformed database
+    page, a payload that does not decode); "" for any other error (a lock, a closed store)."""
     if isinstance(exc, sqlite3.OperationalError) or not isinstance(exc, (sqlite3.DatabaseError, *DECODE_ERRORS)):
         return ""
     return f"the stored result cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
-
-
-def load_result_or_damage(store, media_path, model: str, frame: Optional[int] = None):
-    """`store.load_result(...)`, or a DamagedResult when what is stored cannot be read."""
-    try:
-        return store.load_result(media_path, model, frame)
-    except Exception as exc:  # noqa: BLE001 - only damage is turned into a result; the rest is raised
-        reason = _damage(exc)
-        if not reason:
-            raise
-        return DamagedResult(str(media_path), model, frame, reason)
-
-
-def summaries_or_damage(store, media_paths: Iterable, model: str) -> tuple[dict, dict[str, DamagedResult]]:
-    """`store.summaries(...)` and, for each path whose stored summary cannot be read, a
-    DamagedResult (paths are retried one by one when the batch read fails)."""
-    paths = [str(p) for p in media_paths]
-    try:
-        return store.summaries(paths, model), {}
-    except Exception as exc:  # noqa: BLE001
-        if not _damage(exc):
-            raise
-    found, damaged = {}, {}
-    for path in paths:
-        try:
-            found.update(store.summaries([path], model))
-        except Exception as exc:  # noqa: BLE001
-            reason = _damage(exc)
-            if not reason:
-                raise
-            damaged[path] = DamagedResult(path, model, None, reason)
-    return found, damaged

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from engine.store import ACCEPTED, Decision, ReviewStore
-from engine.store_health import DamagedResult, load_result_or_damage, summaries_or_damage
 from engine.types import CroppedMask, Detections
 
 MODEL = "demo-shapes"
@@ -80,12 +79,14 @@ def test_garbage_in_the_middle_is_copied_aside_and_unreadable_results_are_damage
         assert "is damaged" in store.health.message() and not store.health.fresh
         kept = [p for p in _kept(path) if not p.name.endswith(("-wal", "-shm"))]
         assert len(kept) == 1 and kept[0].read_bytes() == bytes(data)
-        loaded = [load_result_or_damage(store, image, MODEL) for image in images]  # nothing raises
-        damaged = [r for r in loaded if isinstance(r, DamagedResult)]
-        assert damaged and all("cannot be read" in d.reason for d in damaged)
-        assert sum(r is not None and not isinstance(r, DamagedResult) for r in loaded) > 200
-        found, unreadable = summaries_or_damage(store, images, MODEL)
-        assert len(found) + len(unreadable) >= len(images) - len(damaged)
+        loaded = [store.load_result(image, MODEL) for image in images]  # nothing raises
+        damaged = [r for r in loaded if r is not None and r.damaged]
+        assert damaged and all("cannot be read" in r.damaged and len(r.detections) == 0 for r in damaged)
+        assert sum(r is not None and not r.damaged for r in loaded) > 200
+        found = store.summaries(images, MODEL)  # nothing raises; unreadable ones say so
+        unreadable = [s for s in found.values() if s.damaged]
+        assert all(s.failure == s.damaged for s in unreadable)
+        assert len(found) >= len(images) - len(damaged)
     finally:
         store.close()
 
@@ -94,7 +95,7 @@ def test_a_healthy_store_is_left_alone(filled):
     path, images = filled
     store = ReviewStore(path)
     assert store.health.problem == "" and store.health.message() == "" and not _kept(path)
-    assert load_result_or_damage(store, images[0], MODEL).decisions == {0: Decision(ACCEPTED)}
+    assert store.load_result(images[0], MODEL).decisions == {0: Decision(ACCEPTED)}
     store.close()
 
 
