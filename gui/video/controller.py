@@ -479,7 +479,7 @@ class VideoController(QObject):
         if seconds > 0:
             self.review.inference.emit(self.review.model, seconds)
         if self.video is not None and path == self.video.path:
-            self.video.scores[index] = scores
+            self.video.results.add(index, scores)
             self.marks_changed.emit()
             if index == self.current and not self.playing:
                 self.refresh()

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from engine.review.frames import VideoResults
 from engine.store import ReviewStore, ReviewRecord
 from engine.video import VideoInfo, VideoReader
 from gui.viewer.image_item import Pyramid
@@ -20,8 +21,12 @@ class OpenedVideo:
     reader: VideoReader
     info: VideoInfo
     frame_count: int
-    scores: dict[int, np.ndarray] = field(default_factory=dict)  # analysed frame -> its scores
+    results: VideoResults  # the review core's per-frame results (analysed frame -> its scores)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scores(self) -> dict[int, np.ndarray]:
+        return self.results.scores
 
 
 @dataclass
@@ -37,18 +42,14 @@ def open_video(path: str, store: ReviewStore, model: str) -> OpenedVideo:
     """Opens the file (raises VideoError with a clear reason) and reads what was analysed before."""
     reader = VideoReader(path)
     try:
-        scores = {}
-        for frame in store.frames(path, model):
-            stored = store.load_result(path, model, frame)
-            if stored is not None:
-                scores[frame] = stored.detections.scores.copy()
+        results = VideoResults.from_store(store, path, model)
         count = reader.frame_count
         if count <= 0:  # the header has no count: find the end once
             count = reader.count_frames()
     except BaseException:
         reader.close()
         raise
-    return OpenedVideo(path, reader, reader.info, count, scores, list(reader.warnings))
+    return OpenedVideo(path, reader, reader.info, count, results, list(reader.warnings))
 
 
 def read_frame(reader: VideoReader, path: str, index: int, store: ReviewStore, model: str,
