@@ -141,7 +141,7 @@ def coco_document(items: Iterable[ExportItem], model_name: str = "", categories_
             if item.annotation_extras is not None:
                 ann.update(item.annotation_extras[i])
             annotations.append(ann)
-    reference = categories_from or (items[0].detections if items else None)
+    reference = categories_from if categories_from is not None else (items[0].detections if items else None)
     return {
         "info": {
             "description": f"Sightline detections ({model_name})" if model_name else "Sightline detections",

@@ -342,6 +342,24 @@ class ReviewStore:
 
         return self._write(write).wait()
 
+    def model_vocabulary(self, model: str) -> Optional[Vocabulary]:
+        """The longest class vocabulary the results of `model` carry: a relabel to a class the
+        model lacks extends it at the end, so this holds every class the review gave it."""
+        conn = self._connection()
+        ids = conn.execute("SELECT DISTINCT vocabulary_id FROM result WHERE model=?", (model,)).fetchall()
+        vocabularies = [self._vocabulary(conn, vocabulary_id) for (vocabulary_id,) in ids]
+        return max(vocabularies, key=lambda v: len(v.classes), default=None)
+
+    def set_vocabulary(self, result_id: int, vocabulary: Vocabulary) -> PendingWrite:
+        """The result's classes become `vocabulary`'s (a longer list: the old indices keep
+        their names)."""
+        text = vocabulary.to_json()
+
+        def write(conn) -> None:
+            conn.execute("UPDATE result SET vocabulary_id=? WHERE id=?", (self._vocabulary_id(conn, text), result_id))
+
+        return self._write(write)
+
     def load_result(self, media_path, model: str, frame: Optional[int] = None) -> Optional[ReviewRecord]:
         """The stored record with its decisions, or None (never analysed, or the file changed).
         A result that cannot be read back (a payload that does not decode, or a damaged

@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
         c.select(index)
         popup = RelabelPopup(c.review.detections.class_names, c.review.label(index), self)
         popup.chosen.connect(lambda label, i=index: c.decide(RELABELLED, label, index=i))
+        popup.named.connect(lambda name, i=index: c.relabel_as_new(name, i))
         item = self.canvas.item(index)
         if where is None and item is not None:
             where = self.canvas.viewport().mapToGlobal(self.canvas.mapFromScene(item.box.bottomLeft()))

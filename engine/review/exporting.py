@@ -153,8 +153,9 @@ def collect(request: ExportRequest, store: ReviewStore, report: ExportReport, ca
             report.not_analysed += 1
         elif stored.failure or stored.damaged:
             report.failed += 1
-        elif selection.takes(stored):
-            vocabulary = vocabulary or stored.detections
+        elif selection.takes(stored):  # categories: the longest class list (relabels to new classes extend it)
+            if vocabulary is None or len(stored.detections.class_names) > len(vocabulary.class_names):
+                vocabulary = stored.detections
             items.append(reviewed_item(stored, request, store))
         if progress is not None and n % 50 == 0:
             progress(Progress(n, len(wanted), "reading results"))

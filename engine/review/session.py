@@ -10,10 +10,12 @@ own thread (a queued signal).
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Callable, Optional
 
 from engine.review.commands import Command, DecisionChange, History, ReviewedChange, decide, mark_reviewed
 from engine.review.record import Decision, ReviewRecord
+from engine.review.vocabulary import Vocabulary
 
 CACHED_RECORDS = 48
 
@@ -72,6 +74,30 @@ class ReviewSession:
 
     def decide(self, record: ReviewRecord, index: int, state: Optional[str], label: Optional[int] = None) -> bool:
         return self.history.push(decide(record, index, state, label))
+
+    def add_class(self, record: ReviewRecord, name: str) -> int:
+        """The class index of `name` for this record, adding the class when its model has none
+        of that name (a relabel may name a class the detector does not know). A new class goes
+        after every class the review already gave this model, so one name has one index on
+        all of the model's results; the record and its stored result carry the longer list."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a class needs a name")
+        mine = Vocabulary.of(record.detections)
+        known = mine.index_of(name)
+        if known is not None:
+            return known
+        longest = self.store.model_vocabulary(record.model)
+        classes = list(mine.classes)
+        if longest is not None and longest.classes[: len(classes)] == mine.classes:
+            classes = list(longest.classes)
+        found = Vocabulary(tuple(classes)).index_of(name)
+        if found is None:
+            classes.append(name)
+            found = len(classes) - 1
+        record.detections = replace(record.detections, class_names=tuple(classes))
+        self.store.set_vocabulary(record.result_id, Vocabulary.of(record.detections))
+        return found
 
     def mark_reviewed(self, record: ReviewRecord, reviewed: bool = True) -> bool:
         return self.history.push(mark_reviewed(record, reviewed))

@@ -18,7 +18,8 @@ from PySide6.QtGui import QUndoStack
 
 from engine.draw import OverlayStyle
 from engine.models import get_spec
-from engine.review import ACCEPTED, REJECTED, ReviewRecord, ReviewSession, ViewFilter, decide, mark_reviewed
+from engine.review import (ACCEPTED, REJECTED, RELABELLED, ReviewRecord, ReviewSession, ViewFilter, decide,
+                           mark_reviewed)
 from engine.review.commands import Command
 from engine.store import ReviewStore
 from gui.scheduler import DeviceScheduler, JobResult
@@ -325,6 +326,15 @@ class ReviewController(QObject):
         if state in (ACCEPTED, REJECTED) and was_selected:
             self._advance_after(index)
         return True
+
+    def relabel_as_new(self, name: str, index: Optional[int] = None) -> bool:
+        """Relabel a detection as a class its model does not have (added to the review's
+        classes for this model; see ReviewSession.add_class), undoably."""
+        review = self.review
+        if review is None or review.result_id is None or not name.strip():
+            return False
+        label = self.session.add_class(review, name)
+        return self.decide(RELABELLED, label, index)
 
     def clear_decision(self, index: Optional[int] = None) -> None:
         review, index = self.review, self.selected if index is None else index

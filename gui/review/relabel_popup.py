@@ -1,4 +1,5 @@
-"""A small popup to pick another class of the model: type to filter, Enter to choose."""
+"""A small popup to pick another class of the model, or name a new one: type to filter, Enter to
+choose; a name no class has is offered as "+ New class" (the review core adds it)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, Q
 from engine.review import category_choices
 
 
+NEW = -1  # the data of the "+ New class" item
+
+
 class RelabelPopup(QFrame):
     chosen = Signal(int)  # class index
+    named = Signal(str)  # a class the model does not have
 
     def __init__(self, class_names, current: int, parent: Optional[QWidget] = None):
         super().__init__(parent, Qt.WindowType.Popup)
@@ -26,6 +31,10 @@ class RelabelPopup(QFrame):
             self.list.addItem(item)
             if index == current:
                 self.list.setCurrentItem(item)
+        self.new_item = QListWidgetItem("")
+        self.new_item.setData(Qt.ItemDataRole.UserRole, NEW)
+        self.new_item.setHidden(True)
+        self.list.addItem(self.new_item)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.search)
@@ -42,11 +51,16 @@ class RelabelPopup(QFrame):
         self.search.setFocus()
 
     def _filter(self, text: str) -> None:
-        text = text.strip().lower()
+        name, text = text.strip(), text.strip().lower()
+        exact = any(self.list.item(i).text().lower() == text for i in range(self.list.count() - 1))
+        self.new_item.setText(f"+ New class \u201c{name}\u201d")
         first = None
         for i in range(self.list.count()):
             item = self.list.item(i)
-            hidden = bool(text) and text not in item.text().lower()
+            if item is self.new_item:
+                hidden = not text or exact
+            else:
+                hidden = bool(text) and text not in item.text().lower()
             item.setHidden(hidden)
             if not hidden and first is None:
                 first = item
@@ -65,5 +79,9 @@ class RelabelPopup(QFrame):
             self._choose(item)
 
     def _choose(self, item: QListWidgetItem) -> None:
-        self.chosen.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+        index = int(item.data(Qt.ItemDataRole.UserRole))
+        if index == NEW:
+            self.named.emit(self.search.text().strip())
+        else:
+            self.chosen.emit(index)
         self.close()

@@ -71,20 +71,42 @@ def test_keys_decide_undo_redo_and_store(qtbot, make_window, scenes, fake_model)
     assert fake_model.calls == 1  # filtering and reviewing never re-ran the model
 
 
-def test_relabel_popup_and_context_menu_choice(qtbot, make_window, scenes, fake_model):
+def relabel_popup_on_first(qtbot, make_window, scenes):
+    """A window on one scene with the relabel popup open (L) on its first detection."""
     window = make_window(scenes[:1])
     wait_for_review(qtbot, window)
-    c = window.controller
-    c.select(0)
+    window.controller.select(0)
     key(qtbot, window, Qt.Key.Key_L)
     popup = window.relabel_popup
     assert popup is not None and popup.isVisible()
+    return window, window.controller, popup
+
+
+def test_relabel_popup_and_context_menu_choice(qtbot, make_window, scenes, fake_model):
+    window, c, popup = relabel_popup_on_first(qtbot, make_window, scenes)
     qtbot.keyClicks(popup.search, "tri")
     qtbot.keyClick(popup.search, Qt.Key.Key_Return)
     assert c.review.decisions[0] == Decision(RELABELLED, 3)
     assert c.review.name(0) == "triangle"
     assert window.store.load_result(scenes[0], "demo-shapes").decisions[0] == Decision(RELABELLED, 3)
     assert window.table.table_model.data(window.table.table_model.index(0, 1)) == "triangle"
+
+
+def test_relabel_to_a_class_the_model_lacks(qtbot, make_window, scenes, fake_model):
+    """Typing a name no class has offers "+ New class"; Enter relabels to it, the table and
+    the class list show it, it is stored, and undo takes the relabel back."""
+    window, c, popup = relabel_popup_on_first(qtbot, make_window, scenes)
+    qtbot.keyClicks(popup.search, "cross")
+    assert [popup.list.item(i).text() for i in range(popup.list.count()) if not popup.list.item(i).isHidden()] \
+        == ["+ New class \u201ccross\u201d"]
+    qtbot.keyClick(popup.search, Qt.Key.Key_Return)
+    assert c.review.name(0) == "cross"
+    qtbot.waitUntil(lambda: window.table.table_model.data(window.table.table_model.index(0, 1)) == "cross")
+    assert window.store.flush(5)
+    back = window.store.load_result(scenes[0], "demo-shapes")
+    assert back.names()[0] == "cross" and back.decisions[0].label == len(window.controller.review.detections.class_names) - 1
+    c.undo_stack.undo()
+    assert c.review.name(0) != "cross"
 
 
 def test_table_and_canvas_select_the_same_detection(qtbot, make_window, scenes, fake_model):

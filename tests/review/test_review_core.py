@@ -148,3 +148,39 @@ def test_the_summary_matches_the_record(store, image):
     assert summary.count(0.0) == 3 and summary.decided == 1
     assert np.array_equal(summary.scores, record.detections.scores)
     assert CLASSES[1] == "circle"
+
+
+def test_a_relabel_can_name_a_class_the_model_lacks_and_export_and_training_see_it(store, image, tmp_path):
+    import json
+
+    from engine.review.exporting import COCO, INCLUDE_ACCEPTED, ExportRequest, export_results
+    from engine.train.review_source import read_reviewed
+
+    other = image.with_name("b.png")
+    other.write_bytes(b"another")
+    session = ReviewSession(store)
+    first = session.remember(stored_record(store, image))
+    second = session.remember(stored_record(store, other))
+    cross = session.add_class(first, "cross")
+    assert cross == len(CLASSES) and session.add_class(first, "Cross") == cross  # one name, one index
+    assert session.decide(first, 0, RELABELLED, cross) and session.decide(first, 1, ACCEPTED)
+    star = session.add_class(second, "star")
+    assert star == cross + 1 and session.add_class(second, "cross") == cross  # the model's new classes, in order
+    assert session.decide(second, 2, RELABELLED, star)
+    for record in (first, second):
+        session.mark_reviewed(record)
+    assert session.add_class(first, "circle") == 1  # a class the model has is its own
+    assert store.flush(5)
+
+    back = store.load_result(image, "demo-shapes")  # kept across a restart
+    accepted = back.names()[1]  # the model's own class, accepted
+    assert back.names()[0] == "cross" and back.decisions[0] == Decision(RELABELLED, cross)
+    out = tmp_path / "accepted.json"
+    export_results(ExportRequest(COCO, out, [str(image), str(other)], "demo-shapes", include=INCLUDE_ACCEPTED),
+                   store)
+    coco = json.loads(out.read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    assert names[cross] == "cross" and names[star] == "star"
+    assert sorted(names[a["category_id"]] for a in coco["annotations"]) == sorted(["cross", accepted, "star"])
+    data = read_reviewed(image.parent, store, "demo-shapes")
+    assert {"cross", "star"} <= set(data.class_names)
