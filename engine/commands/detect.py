@@ -11,13 +11,11 @@ from engine.commands import detect_cluster
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.devices import DeviceError
 from engine.commands.argtypes import int_between, positive_int
-from engine.commands.detect_outputs import output_problems, overlay_names, write_results
-from engine.commands.summary import Summary  # noqa: F401 - also imported from here
-from engine.commands.scan_report import nothing_found_message, scan_failures
+from engine.commands.detect_outputs import overlay_names, scan_for_run, write_results
+from engine.commands.summary import Summary
 from engine.draw import draw_detections, encode_png
 from engine.export import ExportItem, write_bytes_atomic
 from engine.image_batches import detect_files
-from engine.images import scan_paths
 from engine.outputs import describe_os_error
 from engine.models import REGISTRY, UnknownModel, default_model_name, ensure_weights
 from engine.types import Detections, ImageFailure
@@ -121,17 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.score <= 1.0:
         console.error(f"--score must be between 0 and 1, got {args.score}")
         return EXIT_USAGE
-    scan = scan_paths(args.paths)
-    summary = Summary(skipped=len(scan.skipped))
-    summary.failures += scan_failures(scan)
-    if not scan.images and not scan.videos:
-        console.error(nothing_found_message(args.paths, scan))
+    inputs = scan_for_run(args)
+    if inputs is None:
         return EXIT_USAGE
-    problems = output_problems(args, scan)
-    if problems:
-        for problem in problems:
-            console.error(problem)
-        return EXIT_USAGE
+    scan, summary = inputs
     try:
         detector = make_detector(args)
     except (UnknownModel, WeightsError, DeviceError) as exc:

@@ -17,12 +17,10 @@ from pathlib import Path
 from engine import console
 from engine.cluster_video import SegmentEnd, frame_key
 from engine.commands.detect_cluster_video import frame_items, pending_segments, plan_videos, save_videos
-from engine.commands.detect_outputs import output_problems
-from engine.commands.scan_report import nothing_found_message, scan_failures
+from engine.commands.detect_outputs import scan_for_run
 from engine.console import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from engine.export import ExportItem, write_bytes_atomic
 from engine.export_stream import write_streamed
-from engine.images import scan_paths
 from engine.models import REGISTRY, UnknownModel, default_model_name, get_spec
 from engine.result_shards import ResultShards, ShardsError, shards_beside
 from engine.types import Detections, ImageFailure
@@ -58,8 +56,6 @@ def _overlay_names(paths: list[Path]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.commands.detect import Summary
-
     problem = _usage_problem(args)
     if problem:
         console.error(problem)
@@ -69,17 +65,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         console.error(f"--cluster needs Ray ({exc.name or exc} is not installed): pip install 'sightline[cluster]'")
         return EXIT_USAGE
-    scan = scan_paths(args.paths)
-    summary = Summary(skipped=len(scan.skipped))
-    summary.failures += scan_failures(scan)
-    if not scan.images and not scan.videos:
-        console.error(nothing_found_message(args.paths, scan))
+    inputs = scan_for_run(args)
+    if inputs is None:
         return EXIT_USAGE
-    problems = output_problems(args, scan)
-    if problems:
-        for problem in problems:
-            console.error(problem)
-        return EXIT_USAGE
+    scan, summary = inputs
     videos = plan_videos(scan.videos, args, summary)
     model = args.model or default_model_name()
     shards = ResultShards(shards_beside(Path(args.out or args.csv or args.overlays)),

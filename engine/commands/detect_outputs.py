@@ -9,9 +9,26 @@ from typing import Optional
 
 from engine import console
 from engine.export import ExportItem, write_coco, write_csv
-from engine.images import FileScan
+from engine.commands.scan_report import nothing_found_message, scan_failures
+from engine.commands.summary import Summary
+from engine.images import FileScan, scan_paths
 from engine.outputs import InputSet, WriteOutcome, check_output_file, check_output_folder, same_outputs, write_or_recover
 from engine.types import Detections
+
+
+def scan_for_run(args) -> Optional[tuple[FileScan, Summary]]:
+    """The inputs a detect run (here or on a cluster) will use and its summary, started with
+    what cannot be used; None once it has said why nothing can run (exit status 2)."""
+    scan = scan_paths(args.paths)
+    summary = Summary(skipped=len(scan.skipped))
+    summary.failures += scan_failures(scan)
+    if not scan.images and not scan.videos:
+        console.error(nothing_found_message(args.paths, scan))
+        return None
+    problems = output_problems(args, scan)
+    for problem in problems:
+        console.error(problem)
+    return None if problems else (scan, summary)
 
 
 def overlay_names(paths: list[Path]) -> dict[Path, str]:
