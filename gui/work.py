@@ -149,6 +149,12 @@ class Worker(QObject):
             self.succeeded.emit(value)
         self.finished.emit()
 
+    def end_unrun(self) -> None:
+        """Cancelled before any thread ran it (its pool shut down): it still ends, cancelled
+        (delivered on the GUI thread like every outcome)."""
+        self.cancel.cancel()
+        self._relay.emit("cancelled", None)
+
     def _is_stale(self) -> bool:
         return self.stale is not None and self.stale()
 
@@ -220,8 +226,7 @@ class WorkPool:
         self._mine.add(worker)
         worker.finished.connect(lambda w=worker: self._mine.discard(w))
         if self._closed:  # the threads are gone: it ends at once, cancelled
-            worker.cancel.cancel()
-            worker._relay.emit("cancelled", None)
+            worker.end_unrun()
             return worker
         self._queue.put((-priority, next(self._order), worker))
         return worker
@@ -251,8 +256,7 @@ class WorkPool:
                 _, _, worker = self._queue.get_nowait()
             except queue.Empty:
                 break
-            worker.cancel.cancel()
-            worker._relay.emit("cancelled", None)  # never run: it still ends (queued to the GUI thread)
+            worker.end_unrun()
         for worker in live_workers():
             worker.cancel.cancel()
         for _thread in self._threads:
