@@ -7,7 +7,6 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from gui.layout import fit_to_screen  # noqa: F401 - the wizards size themselves with it
 
 BANNER_STYLES = {
     "error": "background: #4a2326; border: 1px solid #8c3a40; color: #ffd9dc;",

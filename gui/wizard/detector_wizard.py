@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage
 
-from gui.wizard.common import fit_to_screen
+from gui.layout import fit_to_screen
 from gui.wizard.memory import remember_detector
 from gui.wizard.detector_pages import (
     DetectorDataPage,

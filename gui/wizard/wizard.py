@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 from engine.train import strategies as S
 from engine.train.dataset import DatasetReport
 from engine.train.pipeline import TrainConfig
-from gui.wizard.common import fit_to_screen
+from gui.layout import fit_to_screen
 from gui.wizard.memory import remember_classifier
 from gui.wizard.pages_data import DataPage
 from gui.wizard.pages_results import ResultsPage
