@@ -4,8 +4,9 @@ frame as they finish.
 Frames are decoded ahead on their own thread into a bounded queue while the model runs, so
 memory stays flat however long the video is; nothing here keeps results (the caller stores or
 drops each `FrameResult`). On CUDA frames go through the model in batches, with the batch size
-measured on the video's first frames unless given. Cancelling stops between batches: every
-frame already yielded stays valid, and the run ends normally with `cancelled` set.
+measured on the video's first frames unless given; on the CPU two calls of one frame side by
+side, each on half of torch's threads. Cancelling stops between batches: every frame
+already yielded stays valid, and the run ends normally with `cancelled` set.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from engine.types import CancelToken, Detections, Progress, ProgressCallback
 from engine.video_io import Prefetcher, VideoError, VideoInfo, VideoReader, trim_heap
 
 BATCH_CANDIDATES = (1, 2, 4, 8)
-CPU_BATCH = 2  # frames per model call off CUDA: less CPU time per frame than 1 (README, video_speed.py)
+CPU_BATCH = 1  # frames per call off CUDA, two calls at once: faster per frame than 2 (README, video_speed.py)
+CPU_BATCH_ONE_STREAM = 2  # the same with one call at a time (one torch thread): faster than 1
 QUEUE_BYTES = 256 * 2**20  # decoded frames waiting for the model, at most about this much
 
 
@@ -97,12 +99,12 @@ _TUNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # detector ->
 
 
 def choose_batch_size(detector, frames: Sequence[np.ndarray], candidates: Sequence[int] = BATCH_CANDIDATES,
-                      repeats: int = 2) -> int:
-    """The batch size with the least time per frame on these frames: CPU_BATCH off CUDA; on
-    CUDA each candidate is timed (after a warm-up) until a larger batch stops paying.
-    Remembered per detector and frame size."""
+                      repeats: int = 2, streams: int = 1) -> int:
+    """The batch size with the least time per frame on these frames: off CUDA, CPU_BATCH, or
+    CPU_BATCH_ONE_STREAM for one stream; on CUDA each candidate is timed (after a warm-up)
+    until a larger batch stops paying. Remembered per detector and frame size."""
     if detector.device.type != "cuda":
-        return CPU_BATCH
+        return CPU_BATCH_ONE_STREAM if streams == 1 else CPU_BATCH
     if not frames:
         return 1
     key = tuple(frames[0].shape[:2])
@@ -141,12 +143,16 @@ class VideoAnalysis:
         analysis.cancelled, analysis.done, analysis.warnings, analysis.rate
 
     Opening the file happens here, so a bad file raises `VideoError` before any work starts.
-    `batch_size` None: CPU_BATCH off CUDA, measured on CUDA (see `choose_batch_size`).
+    `batch_size` None: off CUDA CPU_BATCH (CPU_BATCH_ONE_STREAM with one stream), measured
+    on CUDA (see `choose_batch_size`); it is the detector's batch size for the run.
+    `streams` None: off CUDA, two batches in the model at once, each on its share of
+    torch's threads (`engine.model_streams`); on CUDA, one.
     """
 
     def __init__(self, detector, path: str | os.PathLike, *, start_s: Optional[float] = None,
                  end_s: Optional[float] = None, stride: int = 1, batch_size: Optional[int] = None,
-                 progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None):
+                 streams: Optional[int] = None, progress: Optional[ProgressCallback] = None,
+                 cancel: Optional[CancelToken] = None):
         self.detector = detector
         self.reader = VideoReader(path)
         try:
@@ -156,6 +162,7 @@ class VideoAnalysis:
             raise
         self.info = self.reader.info
         self.batch_size = batch_size
+        self.streams = streams
         self.progress = progress
         self.cancel = cancel or CancelToken()
         self.done = 0
@@ -203,9 +210,49 @@ class VideoAnalysis:
             text = message or f"{self.rate:.1f} frames/s"
             self.progress(Progress(self.done, self.total, text, self.elapsed))
 
-    def _analyse(self, batch: list[tuple[int, np.ndarray]], size: int, began: float) -> Iterator[FrameResult]:
-        with batch_size_of(self.detector, size):
-            found = self.detector.predict([rgb for _, rgb in batch])
+    def _batches(self, frames: Iterator[tuple[int, np.ndarray]], most: int) -> Iterator[list]:
+        """Decoded frames grouped into model batches. Without a given batch size, one is chosen
+        on the first `most` frames (see `choose_batch_size`) and set on the detector."""
+        cuda = self.detector.device.type == "cuda"
+        pending: list[tuple[int, np.ndarray]] = []
+        for item in frames:
+            pending.append(item)
+            if self.batch_size is None:
+                if cuda and len(pending) < most:
+                    continue
+                self._choose_batch_size(pending)
+            while len(pending) >= self.batch_size:
+                yield pending[: self.batch_size]
+                del pending[: self.batch_size]
+        if pending and self.batch_size is None:  # a video shorter than the tuning batch
+            self._choose_batch_size(pending)
+        while pending:
+            yield pending[: self.batch_size]
+            del pending[: self.batch_size]
+
+    def _choose_batch_size(self, frames: list[tuple[int, np.ndarray]]) -> None:
+        self.batch_size = choose_batch_size(self.detector, [rgb for _, rgb in frames], streams=self.streams)
+        self.detector.batch_size = self.batch_size
+
+    def _predict(self, batch: list[tuple[int, np.ndarray]]) -> list[Detections]:
+        return self.detector.predict([rgb for _, rgb in batch])
+
+    def _batch_results(self, batches: Iterator[list]) -> Iterator[tuple[list, list[Detections]]]:
+        """(batch, its detections) in frame order; with several streams, that many batches are
+        in the model at once (see `engine.model_streams`). Nothing new starts once cancelled."""
+        if self.streams == 1:
+            for batch in batches:
+                if self.cancel.cancelled:
+                    return
+                yield batch, self._predict(batch)
+            return
+        from engine.model_streams import ModelStreams
+
+        with ModelStreams(self.streams) as streams:
+            yield from streams.ordered(self._predict, batches, stop=lambda: self.cancel.cancelled)
+
+    def _yield_frames(self, batch: list[tuple[int, np.ndarray]], found: list[Detections],
+                      began: float) -> Iterator[FrameResult]:
         trim_heap()
         self.elapsed = time.perf_counter() - began
         for (index, _), det in zip(batch, found):
@@ -235,44 +282,36 @@ class VideoAnalysis:
             raise RuntimeError("a VideoAnalysis runs once; make a new one")
         self._started = True
         began = time.perf_counter()
-        explicit = self.batch_size
         cuda = self.detector.device.type == "cuda"
-        most = explicit or (max(BATCH_CANDIDATES) if cuda else CPU_BATCH)
+        if self.streams is None:
+            self.streams = 1 if cuda else _cpu_streams()
+        most = self.batch_size or (max(BATCH_CANDIDATES) if cuda else CPU_BATCH_ONE_STREAM)
         frames = Prefetcher(self.reader.frames(self.span.start, self.span.stop, self.span.stride),
-                            maxsize=self._queue_frames(most))
+                            maxsize=self._queue_frames(most * (self.streams + 1)))
+        previous_batch = self.detector.batch_size
+        if self.batch_size is not None:
+            self.detector.batch_size = self.batch_size
         try:
             self._report("starting")
-            size = explicit
-            pending: list[tuple[int, np.ndarray]] = []
-            for item in frames:
-                if self.cancel.cancelled:
-                    break
-                pending.append(item)
-                if size is None:
-                    if cuda and len(pending) < most:
-                        continue
-                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending])
-                    self.batch_size = size
-                while len(pending) >= size and not self.cancel.cancelled:
-                    yield from self._analyse(pending[:size], size, began)
-                    del pending[:size]
-            if pending and not self.cancel.cancelled:
-                if size is None:  # a video shorter than the tuning batch
-                    size = choose_batch_size(self.detector, [rgb for _, rgb in pending])
-                    self.batch_size = size
-                while pending:
-                    yield from self._analyse(pending[:size], size, began)
-                    del pending[:size]
+            for batch, found in self._batch_results(self._batches(frames, most)):
+                yield from self._yield_frames(batch, found, began)
             self.cancelled = self.cancel.cancelled
         except GeneratorExit:  # the consumer stopped iterating: as good as a cancel
             self.cancelled = True
             raise
         finally:
+            self.detector.batch_size = previous_batch
             frames.close()
             self.reader.close()
             self.elapsed = time.perf_counter() - began
             self.finished = True
             trim_heap(force=True)  # a finished run hands its working memory back
+
+
+def _cpu_streams() -> int:
+    from engine.model_streams import cpu_streams
+
+    return cpu_streams()
 
 
 def analyse_video(detector, path: str | os.PathLike, **options) -> VideoAnalysis:

@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write the analysed range with overlays (.mp4, .avi, .mkv, .mov, .webm; falls back "
                        "to MJPG .avi if the codec does not work). With several videos: OUT-<video name>.<ext> each")
     group.add_argument("--video-batch", type=positive_int, default=None, metavar="N",
-                       help="video frames per model call (default: measured on CUDA, 2 on the CPU)")
+                       help="video frames per model call (default: measured on CUDA; on the CPU 1, two calls side by side, "
+                       "or 2 when torch has one thread)")
 
 
 def video_output_path(out: Path, video: Path, several: bool, used: set) -> Path:

@@ -58,9 +58,52 @@ def test_time_range(clip):
 
 def test_decoding_runs_on_its_own_thread(clip):
     detector = BlobDetector()
-    list(analyse_video(detector, clip[0], stride=10))
-    assert detector.threads == {threading.current_thread().name}  # model calls stay on the caller's thread
+    list(analyse_video(detector, clip[0], stride=10, streams=1))
+    assert detector.threads == {threading.current_thread().name}  # one stream: model calls on the caller's thread
     assert not _decode_threads()
+
+
+class _ThreadsSeen(BlobDetector):
+    """Records torch's thread count as each model call sees it, and holds each call a while
+    so two can overlap."""
+
+    def __init__(self):
+        super().__init__(delay=0.05)
+        self.torch_threads: list[int] = []
+        self.running = self.most_running = 0
+        self._lock = threading.Lock()
+
+    def predict(self, images):
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        self.torch_threads.append(torch.get_num_threads())
+        try:
+            return super().predict(images)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_on_the_cpu_two_calls_run_side_by_side_on_half_the_threads_each(clip):
+    default = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        detector = _ThreadsSeen()
+        results = list(analyse_video(detector, clip[0], stride=2))
+        assert [r.frame_index for r in results] == list(range(0, 40, 2))  # in order all the same
+        assert all(all(_matches(r, clip[1], min_iou=0.85)) for r in results)
+        assert len(detector.threads - {threading.current_thread().name}) == 2
+        assert detector.most_running == 2
+        assert set(detector.torch_threads) == {1}
+        assert torch.get_num_threads() == 2  # the process default is as it was
+        started_later = []
+        later = threading.Thread(target=lambda: started_later.append(torch.get_num_threads()))
+        later.start()
+        later.join()
+        assert started_later == [2]  # threads started afterwards get the default, not a stream's share
+    finally:
+        torch.set_num_threads(default)
 
 
 def test_cancel_keeps_finished_frames(clip):
@@ -115,11 +158,14 @@ def test_truncated_video_analyses_what_can_be_read(tmp_path):
     assert analysis.warnings and str(path) in analysis.warnings[0]
 
 
-def test_on_the_cpu_frames_go_two_per_model_call(clip):
+def test_on_the_cpu_frames_go_one_per_call_two_calls_at_once(clip):
     detector = BlobDetector()
-    results = list(analyse_video(detector, clip[0], stride=3))
+    results = list(analyse_video(detector, clip[0], stride=3, streams=2))
     assert [r.frame_index for r in results] == list(range(0, 40, 3))
-    assert detector.calls == [2] * 7  # 14 frames: CPU_BATCH measured faster per frame than 1
+    assert detector.calls == [1] * 14  # 14 frames: measured faster per frame than two per call
+    one_stream = BlobDetector()
+    list(analyse_video(one_stream, clip[0], stride=3, streams=1))
+    assert one_stream.calls == [2] * 7  # one stream: two a call measured faster than one
 
 
 class _TimedCuda:
