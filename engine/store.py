@@ -265,6 +265,11 @@ class ReviewStore:
             raise StoreError(f"{self.path}: the review store is closed")
         return self._writer.submit(fn)
 
+    @property
+    def idle(self) -> bool:
+        """Every write queued so far is committed (durable); never waits."""
+        return self._writer.idle
+
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until every write queued so far is committed (durable); False on timeout."""
         return self._writer.flush(timeout)
