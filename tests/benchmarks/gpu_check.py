@@ -324,26 +324,41 @@ def training_tasks(scale: Scale, device: torch.device) -> list[Task]:
 
 
 def video_tasks(scale: Scale, device: torch.device, folder: Path) -> list[Task]:
+    """Per model: the plain loop, VideoAnalysis as it runs by default (one model call at a time
+    on CUDA, two side by side on the CPU), and VideoAnalysis with the other choice, so a GPU
+    run shows whether two calls side by side pay there too."""
     from engine.detect import Detector
+    from engine.model_streams import cpu_streams
     from video_speed import compare, write_clip
 
     tasks = []
     for name in scale.video_models:
         random = not models.get_spec(name).weight_status().available
         label = f"{name}{' (random weights)' if random else ''}, video {scale.width}x{scale.height}"
-        plain, ours = Row(label, "plain per-frame torchvision loop"), Row(label, "VideoAnalysis")
+        default_streams = 1 if device.type == "cuda" else cpu_streams()
+        other_streams = 2 if default_streams == 1 else 1
+        plain = Row(label, "plain per-frame torchvision loop")
+        ours = Row(label, f"VideoAnalysis, default: {_calls_at_once(default_streams)}")
+        other = Row(label, f"VideoAnalysis, {_calls_at_once(other_streams)}")
 
-        def run(row: Row, name=name, random=random, plain=plain) -> None:
+        def run(row: Row, name=name, random=random, plain=plain, streams=None) -> None:
             detector = Detector(name, device=str(device), size=None if name == models.DEMO_MODEL else scale.size,
                                 random_weights=random)
             _limit_proposals(detector, scale)
             clip = write_clip(folder, scale.video_frames, scale.width, scale.height)
-            speed = compare(detector, clip, rounds=1 if scale is SMALL else 3)
-            plain.rate, row.rate, row.batch = speed.plain_fps, speed.analysis_fps, speed.batch
+            speed = compare(detector, clip, rounds=1 if scale is SMALL else 3, streams=streams)
+            if streams is None:
+                plain.rate = speed.plain_fps
+            row.rate, row.batch = speed.analysis_fps, speed.batch
             row.note = f"{speed.ratio:.2f}x the plain loop, {speed.frames} frames"
 
-        tasks += [Task(plain, lambda row: None), Task(ours, run)]
+        tasks += [Task(plain, lambda row: None), Task(ours, run),
+                  Task(other, lambda row, run=run, streams=other_streams: run(row, streams=streams))]
     return tasks
+
+
+def _calls_at_once(streams: int) -> str:
+    return "one model call at a time" if streams == 1 else f"{streams} model calls side by side"
 
 
 def run_tasks(tasks: list[Task], budget: Budget) -> list[Row]:
