@@ -76,9 +76,9 @@ class ReviewController(QObject):
     def _scanned(self, scan: loading.ScanResult) -> None:
         entries = scan.entries
         added = self.images.add(entries)
-        notes = [f"{added:,} image{'s' if added != 1 else ''} added"]
+        notes = [f"{added:,} image{'s' if added != 1 else ''} added"] if added or not scan.videos else []
         if scan.videos:
-            notes.append(f"{len(scan.videos):,} video{'s' if len(scan.videos) != 1 else ''} not listed")
+            notes.append(f"{len(scan.videos):,} video{'s' if len(scan.videos) != 1 else ''} in the Video panel")
             self.videos_found.emit(scan.videos)
         if scan.skipped:
             notes.append(f"{len(scan.skipped):,} other files skipped")

@@ -225,3 +225,18 @@ def test_analyse_all_progress_and_cancel(qtbot, make_window, scenes, fake_model)
     assert NEW in states and not window.jobs.batch_active
     assert not window.status.progress.isVisibleTo(window.status)
     assert np.all([s in (NEW, DONE) for s in states])
+
+
+def test_dropped_videos_are_said_to_be_in_the_video_panel(qtbot, make_window, scenes, fake_model, tmp_path):
+    from engine.demo.shapes_video import write_shapes_video
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(scenes[0].read_bytes())
+    write_shapes_video(folder / "clip.mp4", frames=5)
+    window = make_window()
+    drop_paths(window, [folder])
+    qtbot.waitUntil(lambda: "Video panel" in window.status.currentMessage())
+    assert window.status.currentMessage().startswith("1 image added, 1 video in the Video panel")
+    drop_paths(window, [folder / "clip.mp4"])  # a video alone: no "0 images added"
+    qtbot.waitUntil(lambda: window.status.currentMessage().startswith("1 video in the Video panel"))
