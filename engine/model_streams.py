@@ -73,10 +73,20 @@ class ModelStreams:
         """(item, work(item)) in the order of `items`, `count` of them computed at once and one
         more waiting, so no stream idles while the caller handles a result. Once `stop()` is
         true nothing new starts and nothing more is yielded; work already running finishes
-        (it cannot be interrupted) before this returns or raises."""
+        (it cannot be interrupted) before this returns or raises. If `items` raises, the work
+        already started is yielded first, then the error."""
         in_flight: deque[tuple[T, Future]] = deque()
+        source = iter(items)
         try:
-            for item in items:
+            while True:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    break
+                except Exception:  # the items failed: what is already in the model still counts
+                    while in_flight and not stop():
+                        yield self._finished(in_flight)
+                    raise
                 if stop():
                     return
                 in_flight.append((item, self._pool.submit(work, item)))

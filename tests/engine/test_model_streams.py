@@ -111,3 +111,16 @@ def test_cancelling_still_images_on_two_streams_stops_the_run(tmp_path, two_thre
             token.cancel()
     assert got == paths[:2]
     assert len(detector.calls) < 8
+
+
+def test_when_the_items_fail_the_work_already_started_is_yielded_first(two_threads):
+    def items():
+        yield from range(3)
+        raise OSError("the disk went away")
+
+    got = []
+    with ModelStreams(2) as streams:
+        with pytest.raises(OSError, match="disk went away"):
+            for _item, result in streams.ordered(_Overlap(), items()):
+                got.append(result)
+    assert got == [0, 10, 20]
