@@ -27,6 +27,7 @@ from engine.video_io import VideoError, VideoReader
 from engine.weights import user_models_dir
 
 Prediction = list[tuple[str, float]]  # (label, probability), most probable first
+CROP_PADDING = 0.1  # the context around a detection its classifier crop gets (window labels, explain, crops)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

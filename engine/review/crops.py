@@ -3,8 +3,8 @@ relabelled detection cut out of its image into DEST/<final class>/, ready for `s
 DEST` or the training wizard. The class is the reviewer's final one (the relabel, else the
 model's); rejected and undecided detections are left out.
 
-`margin` grows each box by that share of its width and height on every side (0.1 is what the
-window's classifier labels use, so training crops look like the crops it later sees);
+`margin` grows each box by that share of its width and height on every side (DEFAULT_MARGIN is
+the classifier's own CROP_PADDING, so training crops look like the crops it later sees);
 `cut_out` paints the pixels outside the detection's mask black where the model made a mask.
 Files are PNG, named <image stem>[-frame<N>]-<detection number>.png, each written atomically;
 an export again over the same folder replaces its own files and never writes over an input.
@@ -19,12 +19,12 @@ from typing import Optional
 
 import numpy as np
 
-from engine.classify import crop_window
+from engine.classify import CROP_PADDING, crop_window
 from engine.draw import encode_png
 from engine.export import ExportItem, write_bytes_atomic
 from engine.types import CancelToken, Progress
 
-DEFAULT_MARGIN = 0.1
+DEFAULT_MARGIN = CROP_PADDING
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 

@@ -10,14 +10,13 @@ from typing import Callable, Optional
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.classify import crop_boxes
+from engine.classify import CROP_PADDING, crop_boxes
 from engine.explain import Explainer
 from engine.explain.maps import filter_grid
 from engine.images import load_image
 from engine.types import CancelToken, Detections, ProgressCallback
 from gui.review.classifier_labels import loaded_classifier
 
-CROP_PADDING = 0.1  # as the classifier labels detections: a little context around the box
 OCCLUSION_GRID = 8  # a detector's occlusion: patches an eighth of the shorter side, side by side
 
 

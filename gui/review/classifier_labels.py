@@ -28,12 +28,11 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.classify import Classifier, ClassifierInfo, Prediction
+from engine.classify import CROP_PADDING, Classifier, ClassifierInfo, Prediction
 from engine.store import PENDING, RELABELLED, ClassifierKey, StoreError
 from engine.review import ReviewRecord, boxes_fingerprint, category_choices
 
 CACHED_IMAGES = 2000  # labels are a few tuples per detection: cheap to keep
-CROP_PADDING = 0.1  # a little context around each box, as the training images have
 TOP_K = 3
 
 
