@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 
 from engine.images import ImageLoadError, load_image
-from engine.model_streams import ModelStreams, cpu_streams
+from engine.model_streams import cpu_streams, in_streams
 from engine.types import CancelToken, Detections
 from engine.video_io import Prefetcher
 
@@ -81,17 +81,6 @@ def _merge(waiting: list[ImageResult], found: list[Detections]) -> list[ImageRes
     return done
 
 
-def _group_results(detector, groups: Iterator[list[ImageResult]], streams: int,
-                   cancel: CancelToken) -> Iterator[tuple[list[ImageResult], list[Detections]]]:
-    if streams == 1:
-        for waiting in groups:
-            yield waiting, _predict(detector, waiting)
-        return
-    with ModelStreams(streams) as running:
-        yield from running.ordered(lambda waiting: _predict(detector, waiting), groups,
-                                   stop=lambda: cancel.cancelled)
-
-
 def detect_files(detector, paths: Iterable[Path], cancel: Optional[CancelToken] = None,
                  streams: Optional[int] = None) -> Iterator[ImageResult]:
     """One `ImageResult` per path, in order; batches of `detector.batch_size` readable images.
@@ -105,5 +94,7 @@ def detect_files(detector, paths: Iterable[Path], cancel: Optional[CancelToken] 
         streams = 1 if detector.device.type == "cuda" else cpu_streams()
     ahead = size * BATCHES_AHEAD * streams
     with Prefetcher(_decode(paths), maxsize=ahead, name="sightline-decode-images") as decoded:
-        for waiting, found in _group_results(detector, _groups(decoded, size, cancel), streams, cancel):
+        groups = _groups(decoded, size, cancel)
+        for waiting, found in in_streams(lambda group: _predict(detector, group), groups, streams,
+                                         stop=lambda: cancel.cancelled):
             yield from _merge(waiting, found)

@@ -9,6 +9,8 @@ all of them (README, Speed: `tests/benchmarks/video_speed.py`).
         for batch, result in streams.ordered(detector.predict, batches, stop=token.is_set):
             ...                         # in the order of `batches`
 
+`in_streams(work, items, streams, stop)` does the same, on the calling thread for one stream.
+
 torch keeps one thread count for the whole process, which each thread copies the first time
 it runs an operation; the streams' threads take their share while the calling thread waits,
 and the process default is put back before any work starts.
@@ -114,3 +116,17 @@ class ModelStreams:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def in_streams(work: Callable[[T], R], items: Iterable[T], streams: int,
+               stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[T, R]]:
+    """`ModelStreams(streams).ordered(work, items, stop)`; with one stream, on the calling
+    thread, no thread started (one call at a time, checking `stop` before each)."""
+    if streams == 1:
+        for item in items:
+            if stop():
+                return
+            yield item, work(item)
+        return
+    with ModelStreams(streams) as running:
+        yield from running.ordered(work, items, stop)

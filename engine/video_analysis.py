@@ -240,16 +240,9 @@ class VideoAnalysis:
     def _batch_results(self, batches: Iterator[list]) -> Iterator[tuple[list, list[Detections]]]:
         """(batch, its detections) in frame order; with several streams, that many batches are
         in the model at once (see `engine.model_streams`). Nothing new starts once cancelled."""
-        if self.streams == 1:
-            for batch in batches:
-                if self.cancel.cancelled:
-                    return
-                yield batch, self._predict(batch)
-            return
-        from engine.model_streams import ModelStreams
+        from engine.model_streams import in_streams
 
-        with ModelStreams(self.streams) as streams:
-            yield from streams.ordered(self._predict, batches, stop=lambda: self.cancel.cancelled)
+        return in_streams(self._predict, batches, self.streams, stop=lambda: self.cancel.cancelled)
 
     def _yield_frames(self, batch: list[tuple[int, np.ndarray]], found: list[Detections],
                       began: float) -> Iterator[FrameResult]:
