@@ -25,6 +25,7 @@ from engine.types import ImageFailure
 def plan_videos(videos: list[Path], args, summary) -> list[VideoPlan]:
     """Each video's segments; a video that cannot be opened here, or whose range holds no
     frame, is named as failed (as a local run does) and left out."""
+    from engine.commands.detect_video import report_unusable
     from engine.video import VideoError
 
     plans, seen = [], set()
@@ -34,12 +35,8 @@ def plan_videos(videos: list[Path], args, summary) -> list[VideoPlan]:
         seen.add(os.path.abspath(path))
         try:
             plans.append(plan_video(path, args.start, args.end, args.stride))
-        except VideoError as exc:
-            console.error(str(exc))
-            summary.failures.append(ImageFailure(str(path), exc.reason))
-        except ValueError as exc:
-            console.error(f"{path}: {exc}")
-            summary.failures.append(ImageFailure(str(path), str(exc)))
+        except (VideoError, ValueError) as exc:
+            report_unusable(path, exc, summary)
     return plans
 
 

@@ -82,6 +82,14 @@ def video_output_path(out: Path, video: Path, several: bool, used: set) -> Path:
     return candidate
 
 
+def report_unusable(path: Path, exc: Exception, summary) -> None:
+    """A video that cannot be opened (VideoError) or whose range holds no frame (ValueError):
+    said on the console and counted as failed, as every detect run (local or cluster) does."""
+    reason = exc.reason if isinstance(exc, VideoError) else str(exc)
+    console.error(str(exc) if isinstance(exc, VideoError) else f"{path}: {exc}")
+    summary.failures.append(ImageFailure(str(path), reason))
+
+
 def _describe_range(analysis: VideoAnalysis) -> str:
     span, info = analysis.span, analysis.info
     every = "every frame" if span.stride == 1 else f"one frame in {span.stride}"
@@ -95,13 +103,8 @@ def _analyse_one(detector, path: Path, args, summary, items: list) -> tuple[Opti
     try:
         analysis = VideoAnalysis(detector, path, start_s=args.start, end_s=args.end, stride=args.stride,
                                  batch_size=batch)
-    except VideoError as exc:
-        console.error(str(exc))
-        summary.failures.append(ImageFailure(str(path), exc.reason))
-        return None, {}
-    except ValueError as exc:
-        console.error(f"{path}: {exc}")
-        summary.failures.append(ImageFailure(str(path), str(exc)))
+    except (VideoError, ValueError) as exc:
+        report_unusable(path, exc, summary)
         return None, {}
     info = analysis.info
     sys.stderr.write(f"{path}: {info.width}x{info.height}, {info.fps:.2f} frames/s, "
