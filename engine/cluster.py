@@ -209,14 +209,14 @@ def _columns(rows: list[dict]) -> dict:
 def _result(row: dict) -> ImageResult:
     from engine.review.codec import decode_detections
 
+    where = dict(worker=row["worker"], frame_index=int(row["frame"]), time_s=float(row["time"]),
+                 done_at=float(row["done_at"]))
     if row["failure"]:
-        return ImageResult(row["path"], None, row["failure"], worker=row["worker"], frame_index=int(row["frame"]),
-                           time_s=float(row["time"]), done_at=float(row["done_at"]))
+        return ImageResult(row["path"], None, row["failure"], **where)
     detections = decode_detections(row["payload"], (int(row["height"]), int(row["width"])),
                                    json.loads(row["vocabulary"]), model_name=row["model"],
                                    inference_seconds=float(row["seconds"]))
-    return ImageResult(row["path"], detections, overlay=row["overlay"] or b"", worker=row["worker"],
-                       frame_index=int(row["frame"]), time_s=float(row["time"]), done_at=float(row["done_at"]))
+    return ImageResult(row["path"], detections, overlay=row["overlay"] or b"", **where)
 
 
 def _configure_ray_data() -> None:

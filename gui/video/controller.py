@@ -371,7 +371,7 @@ class VideoController(QObject):
             return
         self.review.inference.emit(model, result.detections.inference_seconds or result.latency_s)
         if index not in self.video.scores:  # never replace a reviewed result
-            self.video.scores[index] = result.detections.scores.copy()
+            self.video.results.add(index, result.detections.scores)
             self.pool.submit(self.store.save_result, path, model, result.detections, index, self._stamp,
                              on_done=lambda rid: self._stored(path, model, index, result.detections, rid))
 
@@ -433,7 +433,7 @@ class VideoController(QObject):
         detections, seconds, result_id = result.value
         self.review.inference.emit(self.review.model, seconds)
         if index not in self.video.scores:
-            self.video.scores[index] = detections.scores.copy()
+            self.video.results.add(index, detections.scores)
             self.marks_changed.emit()
         if mine and on_canvas:
             self.review.message.emit("")
