@@ -19,7 +19,6 @@ from engine.images import IMAGE_EXTENSIONS
 from engine.paths import data_dir
 from engine.resources import resource
 from engine.store import ReviewStore, StoreError, default_store_path
-from gui.collector import install_collector
 from gui.layout import fit_to_screen
 from gui.settings import make_settings
 
@@ -96,7 +95,6 @@ def application() -> QApplication:
     apply_style(app)
     apply_identity(app)
     install_exception_dialog(app)
-    install_collector(app)  # garbage cycles holding Qt objects are freed on this thread only
     return app
 
 

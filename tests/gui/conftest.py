@@ -27,20 +27,6 @@ from engine.types import CroppedMask, Detections  # noqa: E402
 SCENE_SEEDS = (900009, 900011, 900024, 900025)
 
 
-@pytest.fixture(scope="package", autouse=True)
-def collections_on_the_gui_thread(qapp):
-    """As `sightline` runs (gui.app.application): garbage cycles are freed on the GUI thread
-    only, never by whichever worker thread happens to allocate (a cycle holding a Qt object
-    freed off its thread can crash the process)."""
-    from gui.collector import GuiThreadCollector
-
-    collector = GuiThreadCollector(qapp)
-    collector.start()
-    yield collector
-    collector.stop()
-    collector.setParent(None)
-
-
 @pytest.fixture(autouse=True)
 def sightline_home(tmp_path, monkeypatch):
     """Settings and the review store of each test live in its own folder, never the real home."""
